@@ -1,0 +1,1 @@
+"""Platform plugins for lifegate (Airflow plugin and listener, Kedro hooks, DVC release)."""

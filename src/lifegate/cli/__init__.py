@@ -1,0 +1,1 @@
+"""The lifegate command line: one module per subcommand."""

@@ -1,0 +1,1 @@
+"""The evidence ledger: in-toto statements in DSSE envelopes on a signed hash chain."""

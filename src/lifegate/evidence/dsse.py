@@ -1,0 +1,47 @@
+"""DSSE envelopes around in-toto Statements v1, and canonical JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from lifegate.core.errors import LedgerTamperedError
+from lifegate.evidence.keys import Signer
+
+__all__ = ["PAYLOAD_TYPE", "canonical", "decode_payload", "envelope", "pae"]
+
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def pae(payload_type: str, body: bytes) -> bytes:
+    """DSSE v1 pre-authentication encoding."""
+    t = payload_type.encode()
+    return b"DSSEv1 %d %s %d %s" % (len(t), t, len(body), body)
+
+
+def envelope(statement: dict[str, Any], signer: Signer | None) -> dict[str, Any]:
+    body = canonical(statement)
+    sigs = []
+    if signer is not None:
+        sigs.append({"keyid": signer.keyid, "sig": signer.sign_b64(pae(PAYLOAD_TYPE, body))})
+    return {"payloadType": PAYLOAD_TYPE, "payload": base64.b64encode(body).decode(),
+            "signatures": sigs}
+
+
+def decode_payload(env: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        if env["payloadType"] != PAYLOAD_TYPE:
+            raise ValueError(f"payloadType {env['payloadType']!r}")
+        data = json.loads(base64.b64decode(env["payload"], validate=True))
+        if not isinstance(data, dict):
+            raise ValueError("payload is not a JSON object")
+        return data
+    except (KeyError, TypeError, ValueError) as exc:
+        raise LedgerTamperedError(f"envelope of {where} cannot be decoded: {exc}",
+                                  where=where) from None

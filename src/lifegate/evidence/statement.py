@@ -1,0 +1,71 @@
+"""in-toto Statement v1 builders for everything lifegate records."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Any
+
+from lifegate.core.hashing import sha256_bytes
+from lifegate.evidence.dsse import canonical
+
+if TYPE_CHECKING:
+    from lifegate.core.model import GateResult, RunContext
+    from lifegate.core.policy import Policy, Waiver
+
+__all__ = ["STATEMENT_TYPE", "PredicateType", "attestation_statement", "gate_run_statement",
+           "not_applicable_statement", "statement",
+           "system_subject"]
+
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
+_BASE = "https://lifegate.dev/evidence"
+
+
+class PredicateType(enum.StrEnum):
+    GATE_RUN = f"{_BASE}/gate-run/v1"
+    ATTESTATION = f"{_BASE}/attestation/v1"
+    NOT_APPLICABLE = f"{_BASE}/not-applicable/v1"
+    WAIVER = f"{_BASE}/waiver/v1"
+    CHECKPOINT = f"{_BASE}/checkpoint/v1"
+
+    @property
+    def kind(self) -> str:
+        return self.value.rsplit("/", 2)[-2]
+
+
+def system_subject(name: str, version: str) -> dict[str, Any]:
+    """A subject for statements about the system as a whole (no artifact digest applies)."""
+    digest = sha256_bytes(canonical({"system": name, "version": version}))
+    return {"name": f"system:{name}@{version}", "digest": {"sha256": digest}}
+
+
+def statement(subjects: list[dict[str, Any]], predicate_type: PredicateType,
+              predicate: dict[str, Any]) -> dict[str, Any]:
+    return {"_type": STATEMENT_TYPE, "subject": subjects, "predicateType": str(predicate_type),
+            "predicate": predicate}
+
+
+def gate_run_statement(result: GateResult, context: RunContext, policy: Policy,
+                       waivers: list[Waiver]) -> dict[str, Any]:
+    subjects = [{"name": s.name, "digest": {"sha256": s.sha256}} for s in result.subjects]
+    if not subjects:
+        subjects = [system_subject(context.system, context.system_version)]
+    return statement(subjects, PredicateType.GATE_RUN, {
+        "result": result.model_dump(mode="json"),
+        "context": context.model_dump(mode="json"),
+        "policyDigest": policy.digest(),
+        "waivers": [w.model_dump(mode="json") for w in waivers],
+    })
+
+
+def attestation_statement(*, system: str, version: str, provision: str, by: str, role: str,
+                          text: str, expires: str | None) -> dict[str, Any]:
+    """A person vouches that a provision is met (organisational provisions, e.g. training)."""
+    return statement([system_subject(system, version)], PredicateType.ATTESTATION, {
+        "system": system, "provision": provision, "by": by, "role": role,
+        "statement": text, "expires": expires})
+
+
+def not_applicable_statement(*, system: str, version: str, provision: str, by: str,
+                             reason: str) -> dict[str, Any]:
+    return statement([system_subject(system, version)], PredicateType.NOT_APPLICABLE, {
+        "system": system, "provision": provision, "by": by, "reason": reason})

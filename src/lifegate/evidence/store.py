@@ -1,0 +1,53 @@
+"""The ledger store protocol and the record row it stores."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from lifegate.core.hashing import sha256_bytes
+from lifegate.evidence.dsse import canonical
+
+__all__ = ["GENESIS", "LedgerStore", "Record", "record_hash"]
+
+GENESIS = "0" * 64
+
+
+def record_hash(seq: int, prev_hash: str, recorded_at: str, envelope: str) -> str:
+    """What each record commits to: its place, its predecessor, its time and its envelope."""
+    return sha256_bytes(canonical({"seq": seq, "prev": prev_hash, "recordedAt": recorded_at,
+                                   "envelope": envelope}))
+
+
+@dataclass(frozen=True)
+class Record:
+    seq: int
+    prev_hash: str
+    recorded_at: str
+    kind: str
+    envelope: str
+    record_hash: str
+    chain_keyid: str | None = None
+    chain_sig: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LedgerStore(Protocol):
+    """Durable, append-only storage of records; one chain per store."""
+
+    location: str
+
+    def append(self, build: Callable[[int, str], Record]) -> Record:
+        """Atomically: lock the head, build the next record from (seq, prev_hash), store it."""
+        ...
+
+    def records(self, start: int = 1) -> Iterator[Record]: ...
+
+    def head(self) -> tuple[int, str]: ...
+
+    def put_key(self, keyid: str, pem: str) -> None: ...
+
+    def keys(self) -> dict[str, str]: ...

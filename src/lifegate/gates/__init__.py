@@ -1,0 +1,1 @@
+"""One module per gate. Gate modules import heavy libraries inside functions only."""

@@ -1,0 +1,145 @@
+"""LG-THREAT: the threat model covers the AI threat classes the policy requires, each with a
+mitigation, an owner and a status; it was reviewed recently, and after the assets changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lifegate.core._yamlio import load_model
+from lifegate.core.gate import GateSettings
+from lifegate.core.hashing import sha256_file
+from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
+from lifegate.core.policy import Policy
+
+DEFAULT_THREATS = ["data-poisoning", "model-inversion", "model-extraction",
+                   "membership-inference", "evasion", "supply-chain"]
+PROMPT_THREATS = ["prompt-injection"]
+ALIASES = {"adversarial-input": "evasion", "adversarial-examples": "evasion",
+           "poisoning": "data-poisoning", "extraction": "model-extraction",
+           "model-stealing": "model-extraction", "inversion": "model-inversion"}
+
+
+class ThreatSettings(GateSettings):
+    path: str = "threat_model.yaml"
+    max_age_days: int = Field(default=180, gt=0)
+    required_threats: list[str] | None = Field(
+        default=None, description="threat classes to cover; default: the six baseline classes, "
+        "plus prompt-injection when system.uses_prompts")
+    rereview_on_asset_change: bool = True
+
+
+class Threat(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str
+    threat_class: str = Field(alias="class")
+    description: str = ""
+    mitigation: str = ""
+    owner: str = ""
+    status: Literal["open", "in-progress", "mitigated", "accepted", "transferred"]
+
+
+class ThreatModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system: str
+    reviewed: date
+    reviewed_by: str
+    threats: list[Threat] = Field(min_length=1)
+
+
+class ThreatModelGate:
+    id: ClassVar[str] = "LG-THREAT"
+    title: ClassVar[str] = "Threat model coverage and freshness"
+    phase: ClassVar[Phase] = Phase.DESIGN
+    provisions: ClassVar[tuple[str, ...]] = ("5.1.3-1", "5.1.3-1.1", "5.1.3-1.3")
+    Settings: ClassVar[type[ThreatSettings]] = ThreatSettings
+
+    def __init__(self, settings: ThreatSettings, policy: Policy) -> None:
+        self.settings = settings
+        self.policy = policy
+
+    def required(self) -> list[str]:
+        if self.settings.required_threats is not None:
+            return self.settings.required_threats
+        return DEFAULT_THREATS + (PROMPT_THREATS if self.policy.system.uses_prompts else [])
+
+    def check(self, context: RunContext) -> GateResult:
+        path = self.policy.resolve(self.settings.path)
+        model = load_model(ThreatModel, path)
+        findings = self._coverage(model, path) + self._freshness(model, path)
+        return GateResult.from_findings(
+            self.id, findings,
+            subjects=[Subject(name=f"threat-model:{self.settings.path}",
+                              sha256=sha256_file(path))],
+            metrics={"threats": float(len(model.threats)),
+                     "required_classes": float(len(self.required()))},
+            details={"reviewed": model.reviewed.isoformat(), "reviewed_by": model.reviewed_by},
+        )
+
+    def _coverage(self, model: ThreatModel, path: Path) -> list[Finding]:
+        findings = []
+        by_class: dict[str, list[Threat]] = {}
+        for t in model.threats:
+            by_class.setdefault(ALIASES.get(t.threat_class, t.threat_class), []).append(t)
+        for cls in self.required():
+            if cls not in by_class:
+                findings.append(Finding(rule="THREAT-UNCOVERED", provision="5.1.3-1",
+                                        location=str(path),
+                                        message=f"threat class '{cls}' is not in the threat "
+                                        "model; add a threat with class: " + cls))
+        for t in model.threats:
+            missing = [k for k in ("mitigation", "owner") if not getattr(t, k).strip()]
+            if missing and t.status != "accepted":
+                findings.append(Finding(rule="THREAT-INCOMPLETE", provision="5.1.3-1.1",
+                                        location=f"{path}: threat {t.id}",
+                                        message=f"threat {t.id} ({t.threat_class}) has no "
+                                        + " and no ".join(missing)))
+            if t.status == "open":
+                findings.append(Finding(rule="THREAT-OPEN", severity=Severity.MEDIUM,
+                                        blocking=False, location=f"{path}: threat {t.id}",
+                                        message=f"threat {t.id} is still open"))
+        return findings
+
+    def _freshness(self, model: ThreatModel, path: Path) -> list[Finding]:
+        findings = []
+        age = (date.today() - model.reviewed).days
+        if age > self.settings.max_age_days:
+            findings.append(Finding(rule="THREAT-STALE", provision="5.1.3-1.3",
+                                    location=str(path),
+                                    message=f"threat model last reviewed {age} days ago "
+                                    f"({model.reviewed}); the policy allows "
+                                    f"{self.settings.max_age_days}"))
+        if model.reviewed > date.today():
+            findings.append(Finding(rule="THREAT-FUTURE-REVIEW", location=str(path),
+                                    message=f"review date {model.reviewed} is in the future"))
+        changed_at = self._assets_changed_at() if self.settings.rereview_on_asset_change else None
+        review_end = datetime.combine(model.reviewed, datetime.min.time(), UTC) + timedelta(1)
+        if changed_at is not None and changed_at > review_end:
+            findings.append(Finding(rule="THREAT-REREVIEW", provision="5.1.3-1.3",
+                                    location=str(path),
+                                    message=f"assets changed on {changed_at:%Y-%m-%d %H:%M} UTC,"
+                                    f" after the last review on {model.reviewed}: review the "
+                                    "threat model again and update 'reviewed'"))
+        return findings
+
+    def _assets_changed_at(self) -> datetime | None:
+        """When the inventory last recorded a change of asset digests."""
+        from lifegate.evidence.ledger import open_ledger
+        from lifegate.evidence.statement import PredicateType
+
+        last_subjects: dict[str, str] | None = None
+        changed_at = None
+        for e in open_ledger(self.policy).entries(PredicateType.GATE_RUN):
+            result = e.predicate.get("result", {})
+            if result.get("gate_id") != "LG-INV" or \
+                    e.predicate.get("context", {}).get("system") != self.policy.system.name:
+                continue
+            if last_subjects is not None and e.subjects != last_subjects:
+                changed_at = e.recorded_at
+            last_subjects = e.subjects
+        return changed_at

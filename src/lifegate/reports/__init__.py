@@ -1,0 +1,1 @@
+"""Conformity evaluation and report formats."""
