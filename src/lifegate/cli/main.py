@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -41,3 +42,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug in lifegate or an unexpected environment
+        if os.environ.get("LIFEGATE_DEBUG"):
+            raise
+        err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}\n"
+                          "  set LIFEGATE_DEBUG=1 for the traceback, and please report it",
+                          highlight=False)
+        sys.exit(70)

@@ -47,9 +47,16 @@ class ThreatModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     system: str
-    reviewed: date
+    reviewed: datetime | date
     reviewed_by: str
     threats: list[Threat] = Field(min_length=1)
+
+
+def _review_end(reviewed: datetime | date) -> datetime:
+    """A review dated by day covers that whole day; a timestamp covers up to itself."""
+    if isinstance(reviewed, datetime):
+        return reviewed if reviewed.tzinfo else reviewed.replace(tzinfo=UTC)
+    return datetime.combine(reviewed, datetime.min.time(), UTC) + timedelta(days=1)
 
 
 class ThreatModelGate:
@@ -107,18 +114,20 @@ class ThreatModelGate:
 
     def _freshness(self, model: ThreatModel, path: Path) -> list[Finding]:
         findings = []
-        age = (date.today() - model.reviewed).days
+        reviewed_day = model.reviewed.date() if isinstance(model.reviewed, datetime) \
+            else model.reviewed
+        age = (date.today() - reviewed_day).days
         if age > self.settings.max_age_days:
             findings.append(Finding(rule="THREAT-STALE", provision="5.1.3-1.3",
                                     location=str(path),
                                     message=f"threat model last reviewed {age} days ago "
                                     f"({model.reviewed}); the policy allows "
                                     f"{self.settings.max_age_days}"))
-        if model.reviewed > date.today():
+        if reviewed_day > date.today():
             findings.append(Finding(rule="THREAT-FUTURE-REVIEW", location=str(path),
                                     message=f"review date {model.reviewed} is in the future"))
         changed_at = self._assets_changed_at() if self.settings.rereview_on_asset_change else None
-        review_end = datetime.combine(model.reviewed, datetime.min.time(), UTC) + timedelta(1)
+        review_end = _review_end(model.reviewed)
         if changed_at is not None and changed_at > review_end:
             findings.append(Finding(rule="THREAT-REREVIEW", provision="5.1.3-1.3",
                                     location=str(path),

@@ -1,0 +1,5 @@
+"""``python -m lifegate.cli``."""
+
+from lifegate.cli.main import main
+
+main()

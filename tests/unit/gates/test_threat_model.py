@@ -1,0 +1,101 @@
+"""LG-THREAT: coverage, completeness, freshness and re-review after asset changes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lifegate.core import GateFailed, Policy, Verdict, run_gate_by_id
+
+Make = Callable[..., Policy]
+CLASSES = ["data-poisoning", "model-inversion", "model-extraction", "membership-inference",
+           "adversarial-input", "supply-chain"]
+
+
+def threat_model(project: Path, *, reviewed: object = None, classes: list[str] = CLASSES,
+                 **override: object) -> Path:
+    threats = [{"id": f"T{i}", "class": c, "description": "d", "mitigation": "m",
+                "owner": "alice", "status": "mitigated"} for i, c in enumerate(classes)]
+    data = {"system": "sys", "reviewed": reviewed or date.today(), "reviewed_by": "alice",
+            "threats": threats, **override}
+    path = project / "threat_model.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def rules(exc: pytest.ExceptionInfo[GateFailed]) -> set[str]:
+    return {f.rule for f in exc.value.result.findings if f.blocking}
+
+
+def test_complete_fresh_model_passes(project: Path, make_policy: Make) -> None:
+    threat_model(project)
+    run = run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
+    assert run.result.verdict is Verdict.PASS
+    assert run.result.subjects[0].name == "threat-model:threat_model.yaml"
+
+
+def test_missing_class_and_prompt_injection(project: Path, make_policy: Make) -> None:
+    threat_model(project, classes=CLASSES[:-1])
+    policy = make_policy(**{"LG-THREAT": {}})
+    policy.system.uses_prompts = True
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", policy)
+    text = str(exc.value)
+    assert "'supply-chain'" in text and "'prompt-injection'" in text
+    assert rules(exc) == {"THREAT-UNCOVERED"}
+
+
+def test_incomplete_threat_names_it(project: Path, make_policy: Make) -> None:
+    path = threat_model(project)
+    data = yaml.safe_load(path.read_text())
+    data["threats"][2]["owner"] = ""
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(GateFailed, match="threat T2 .* has no owner"):
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
+
+
+def test_stale_review(project: Path, make_policy: Make) -> None:
+    threat_model(project, reviewed=date.today() - timedelta(days=200))
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {"max_age_days": 180}}))
+    assert rules(exc) == {"THREAT-STALE"}
+
+
+def test_rereview_required_after_inventory_change(project: Path, make_policy: Make) -> None:
+    threat_model(project, reviewed=date.today() - timedelta(days=3))
+    policy = make_policy(**{"LG-THREAT": {}, "LG-INV": {"datasets": ["data"]}})
+    run_gate_by_id("LG-INV", policy)
+    run_gate_by_id("LG-THREAT", policy)  # no change recorded yet: passes
+    (project / "data" / "train.csv").write_text("a,b\n1,3\n")
+    run_gate_by_id("LG-INV", policy)
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", policy)
+    assert rules(exc) == {"THREAT-REREVIEW"}
+    threat_model(project)  # reviewed again today
+    assert run_gate_by_id("LG-THREAT", policy).result.verdict is Verdict.PASS
+
+
+def test_malformed_threat_model_names_line(project: Path, make_policy: Make) -> None:
+    path = threat_model(project)
+    text = path.read_text().replace("status: mitigated", "status: fixed-probably", 1)
+    path.write_text(text)
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
+    assert exc.value.result.verdict is Verdict.ERROR
+    assert "threats.0.status" in str(exc.value) and "threat_model.yaml:" in str(exc.value)
+
+
+def test_missing_threat_model_file(make_policy: Make) -> None:
+    with pytest.raises(GateFailed, match="file not found"):
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
+
+
+def test_yaml_that_is_not_a_mapping(project: Path, make_policy: Make) -> None:
+    (project / "threat_model.yaml").write_text("- just\n- a list\n")
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
+    assert exc.value.result.verdict is Verdict.ERROR
