@@ -40,7 +40,9 @@ def train() -> None:
             sums[label] = [a + v for a, v in zip(acc, values, strict=True)]
             counts[label] = counts.get(label, 0) + 1
     centroids = {k: [round(v / counts[k], 4) for v in s] for k, s in sorted(sums.items())}
-    (OUT / "models" / "classifier" / "centroids.json").write_text(
+    model_dir = OUT / "models" / "classifier"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "centroids.json").write_text(
         json.dumps({"model": "nearest-centroid", "centroids": centroids}, indent=2) + "\n")
     print(f"trained nearest-centroid on {sum(counts.values())} rows")
 

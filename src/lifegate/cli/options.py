@@ -28,7 +28,8 @@ def policy_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, policy_path: Path | None, ledger_url: str | None,
                 **kwargs: Any) -> Any:
-        overrides = {("ledger", "url"): ledger_url} if ledger_url else None
+        overrides: dict[tuple[str, ...], Any] | None = (
+            {("ledger", "url"): ledger_url} if ledger_url else None)
         return func(*args, policy=load_policy(policy_path, overrides=overrides), **kwargs)
 
     return wrapper  # type: ignore[return-value]

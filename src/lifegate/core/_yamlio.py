@@ -24,7 +24,8 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"file not found: {path}", where=str(path),
-                          fix="create it (lifegate init writes starters) or pass the right path") from None
+                          fix="create it (lifegate init writes starters) or pass the right path",
+                          ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", where=str(path),
                           fix="check the file's permissions and that it is UTF-8 text") from None
@@ -36,7 +37,8 @@ def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path.name} is not valid YAML: {problem}", where=where,
-                          fix="fix the YAML syntax at that line (indentation, quotes, colons)") from None
+                          fix="fix the YAML syntax at that line (indentation, quotes, colons)",
+                          ) from None
     return data, node
 
 
@@ -51,7 +53,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
                     break
             else:
                 return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) \
+                and part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -69,7 +72,8 @@ def validate(model: type[M], data: Any, path: Path, node: yaml.Node | None = Non
         problems = []
         first_where = str(path)
         for i, err in enumerate(exc.errors()):
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            loc = tuple(p for p in err["loc"]
+                        if not (isinstance(p, str) and p.startswith("function-")))
             key = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_of(node, loc)
             where = f"{path}:{line}" if line else str(path)

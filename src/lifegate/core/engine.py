@@ -60,13 +60,14 @@ def _error_result(gate: Gate, message: str, rule: str) -> GateResult:
 
 def _check_with_timeout(gate: Gate, context: RunContext, timeout: float) -> GateResult:
     """Run ``gate.check`` in a daemon thread; any exception or a timeout becomes ``error``."""
-    box: dict[str, GateResult | BaseException] = {}
+    results: list[object] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            box["result"] = gate.check(context)
-        except BaseException as exc:  # noqa: BLE001 - fail closed on anything
-            box["error"] = exc
+            results.append(gate.check(context))
+        except BaseException as exc:
+            errors.append(exc)
 
     worker = threading.Thread(target=target, name=f"lifegate-{gate.id}", daemon=True)
     worker.start()
@@ -74,13 +75,13 @@ def _check_with_timeout(gate: Gate, context: RunContext, timeout: float) -> Gate
     if worker.is_alive():
         return _error_result(gate, f"gate did not finish within {timeout:g} s (policy "
                              f"gates.{gate.id}.timeout_seconds)", "GATE-TIMEOUT")
-    error = box.get("error")
+    error = errors[0] if errors else None
     if isinstance(error, LifegateError):
         return _error_result(gate, error.diagnostics(), f"GATE-{type(error).__name__.upper()}")
     if error is not None:
         log.exception("gate %s crashed", gate.id, exc_info=error)
         return _error_result(gate, f"gate crashed: {type(error).__name__}: {error}", "GATE-CRASH")
-    result = box.get("result")
+    result = results[0] if results else None
     if not isinstance(result, GateResult):
         return _error_result(gate, f"gate returned {type(result).__name__}, not a GateResult",
                              "GATE-CONTRACT")

@@ -37,7 +37,8 @@ def sha256_file(path: Path) -> str:
         raise EvidenceError(f"file not found: {path}", where=str(path),
                             fix="check the path in the policy or on the command line") from None
     except IsADirectoryError:
-        raise EvidenceError(f"expected a file, found a directory: {path}", where=str(path)) from None
+        raise EvidenceError(f"expected a file, found a directory: {path}",
+                            where=str(path)) from None
     except OSError as exc:
         raise EvidenceError(f"cannot read {path}: {exc.strerror}", where=str(path),
                             fix="check the file's permissions") from None

@@ -115,9 +115,7 @@ def write_reports(report: ConformityReport, formats: Iterable[ReportFormat],
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EvidenceError(f"cannot create the report directory: {exc.strerror or exc}",
-                            where=str(out_dir),
-                            fix="choose a writable output directory") from exc
+        raise _write_error(out_dir, exc) from exc
     written: list[Path] = []
     for fmt in dict.fromkeys(formats):
         impl = renderer(fmt)
@@ -130,21 +128,27 @@ def write_reports(report: ConformityReport, formats: Iterable[ReportFormat],
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write to a temporary file next to ``path``, then rename it over ``path``."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.chmod(0o644)
+        tmp.chmod(0o644)  # reports are for sharing; mkstemp creates files as 0600
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EvidenceError(f"cannot write the report: {exc.strerror or exc}",
-                            where=str(path),
-                            fix="check that the output directory is writable and has space"
-                            ) from exc
+        raise _write_error(path, exc) from exc
+    finally:
+        tmp.unlink(missing_ok=True)  # already gone when os.replace succeeded
+
+
+def _write_error(path: Path, exc: OSError) -> EvidenceError:
+    return EvidenceError(f"cannot write the report: {exc.strerror or exc}", where=str(path),
+                         fix="check that the output directory is writable and has free space")
 
 
 # -- helpers shared by the renderers ------------------------------------------------------
