@@ -88,6 +88,32 @@ def _check_with_timeout(gate: Gate, context: RunContext, timeout: float) -> Gate
     return result
 
 
+def _check_evidence(result: GateResult, base_dir: str) -> GateResult:
+    """Evidence a result names must exist with the digest it claims; else the run is an error."""
+    from pathlib import Path
+
+    from lifegate.core.hashing import sha256_file
+
+    problems = []
+    for ev in result.evidence:
+        if "://" in ev.uri:
+            continue  # remote evidence is checked by the gate that wrote it
+        path = Path(ev.uri) if Path(ev.uri).is_absolute() else Path(base_dir) / ev.uri
+        try:
+            actual = sha256_file(path)
+        except LifegateError:
+            problems.append(f"evidence {ev.kind} is missing: {path}")
+            continue
+        if actual != ev.sha256:
+            problems.append(f"evidence {ev.kind} at {path} has sha256 {actual[:12]}, "
+                            f"not the {ev.sha256[:12]} the gate reported")
+    if not problems:
+        return result
+    extra = [Finding(rule="GATE-EVIDENCE", message=m) for m in problems]
+    return result.model_copy(update={"verdict": Verdict.ERROR,
+                                     "findings": [*result.findings, *extra]})
+
+
 def apply_waivers(result: GateResult, waivers: list[Waiver], today: date | None = None,
                   ) -> tuple[GateResult, list[Waiver]]:
     """Mark blocking findings covered by an active waiver; errors are never waived."""
@@ -128,6 +154,7 @@ def run_gate(
     if result.gate_id != gate.id:
         result = _error_result(gate, f"gate returned a result for {result.gate_id}",
                                "GATE-CONTRACT")
+    result = _check_evidence(result, context.base_dir)
     result, used = apply_waivers(result, policy.waivers)
     result = result.model_copy(update={
         "started_at": started,

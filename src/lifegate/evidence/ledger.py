@@ -18,7 +18,7 @@ from lifegate.core.errors import EvidenceError, KeyMaterialError, LedgerTampered
 from lifegate.evidence.dsse import canonical, envelope
 from lifegate.evidence.keys import Signer, fingerprint, load_public_key, public_pem
 from lifegate.evidence.sql_store import SqlStore
-from lifegate.evidence.statement import PredicateType, gate_run_statement
+from lifegate.evidence.statement import PredicateType, gate_run_statement, waiver_statement
 from lifegate.evidence.store import LedgerStore, Record, record_hash
 from lifegate.evidence.verify import Anchor, VerifyReport, verify_records
 
@@ -96,8 +96,13 @@ class Ledger:
 
     def record_gate_run(self, result: GateResult, context: RunContext, policy: Policy,
                         waivers: list[Waiver]) -> RecordRef:
-        return self.append(gate_run_statement(result, context, policy, waivers),
-                           PredicateType.GATE_RUN)
+        """The gate run, then one waiver statement per waiver it used (naming the run)."""
+        ref = self.append(gate_run_statement(result, context, policy, waivers),
+                          PredicateType.GATE_RUN)
+        for w in waivers:
+            self.append(waiver_statement(w, context, ref.seq, ref.record_hash),
+                        PredicateType.WAIVER)
+        return ref
 
     def entries(self, kind: PredicateType | None = None) -> Iterator[Entry]:
         for rec in self.store.records():

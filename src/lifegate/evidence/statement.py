@@ -13,8 +13,7 @@ if TYPE_CHECKING:
     from lifegate.core.policy import Policy, Waiver
 
 __all__ = ["STATEMENT_TYPE", "PredicateType", "attestation_statement", "gate_run_statement",
-           "not_applicable_statement", "statement",
-           "system_subject"]
+           "not_applicable_statement", "statement", "system_subject", "waiver_statement"]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 _BASE = "https://lifegate.dev/evidence"
@@ -69,3 +68,12 @@ def not_applicable_statement(*, system: str, version: str, provision: str, by: s
                              reason: str) -> dict[str, Any]:
     return statement([system_subject(system, version)], PredicateType.NOT_APPLICABLE, {
         "system": system, "provision": provision, "by": by, "reason": reason})
+
+
+def waiver_statement(waiver: Waiver, context: RunContext, run_seq: int,
+                     run_hash: str) -> dict[str, Any]:
+    """A waiver as applied: who accepted which failure, why, until when, for which run."""
+    return statement([{"name": f"ledger#{run_seq}", "digest": {"sha256": run_hash}}],
+                     PredicateType.WAIVER, {
+                         "system": context.system, "waiver": waiver.model_dump(mode="json"),
+                         "appliedTo": {"seq": run_seq, "runId": context.run_id}})

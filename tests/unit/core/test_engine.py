@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import date, timedelta
 from typing import ClassVar
@@ -165,3 +166,20 @@ def test_errors_are_never_waived() -> None:
 
     with pytest.raises(GateFailed):
         run_gate(ScriptedGate(explode), ctx(), policy, FakeRecorder())
+
+
+def test_missing_or_altered_evidence_is_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from lifegate.core import Evidence
+
+    report = tmp_path / "report.json"
+    report.write_text("{}")
+    good = Evidence(kind="report", uri=str(report), sha256=hashlib.sha256(b"{}").hexdigest())
+    gate = ScriptedGate(lambda: GateResult(gate_id="LG-TEST", verdict=Verdict.PASS,
+                                           evidence=[good]))
+    assert run_gate(gate, ctx(), Policy(), FakeRecorder()).result.verdict is Verdict.PASS
+    report.write_text('{"edited": true}')
+    with pytest.raises(GateFailed, match="has sha256"):
+        run_gate(gate, ctx(), Policy(), FakeRecorder())
+    report.unlink()
+    with pytest.raises(GateFailed, match="evidence report is missing"):
+        run_gate(gate, ctx(), Policy(), FakeRecorder())

@@ -99,3 +99,20 @@ def test_yaml_that_is_not_a_mapping(project: Path, make_policy: Make) -> None:
     with pytest.raises(GateFailed) as exc:
         run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
     assert exc.value.result.verdict is Verdict.ERROR
+
+
+def test_waiver_is_applied_and_recorded(project: Path, make_policy: Make) -> None:
+    from lifegate.core import Waiver
+    from lifegate.evidence.ledger import open_ledger
+
+    threat_model(project, reviewed=date.today() - timedelta(days=200))
+    policy = make_policy(**{"LG-THREAT": {}})
+    policy.waivers.append(Waiver(id="W-7", gate="LG-THREAT", rule="THREAT-STALE",
+                                 approver="bob", justification="review booked for next week",
+                                 expires=date.today() + timedelta(days=7)))
+    run = run_gate_by_id("LG-THREAT", policy)
+    assert run.result.verdict is Verdict.WAIVED
+    entries = list(open_ledger(policy).entries())
+    assert [e.kind for e in entries] == ["gate-run", "waiver"]
+    assert entries[1].predicate["waiver"]["approver"] == "bob"
+    assert entries[1].predicate["appliedTo"]["seq"] == run.record.seq

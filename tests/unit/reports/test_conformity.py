@@ -1,0 +1,126 @@
+"""Conformity is computed from ledger entries: each status, staleness, required, fail_on."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from lifegate.core import Finding, GateResult, Phase, Policy, RunContext, Subject, Verdict
+from lifegate.evidence.ledger import Ledger
+from lifegate.evidence.sql_store import SqlStore
+from lifegate.evidence.statement import (
+    PredicateType,
+    attestation_statement,
+    gate_run_statement,
+    not_applicable_statement,
+)
+from lifegate.reports.conformity import Status, evaluate
+
+D1, D2 = "1" * 64, "2" * 64
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return Ledger(SqlStore(f"sqlite:///{tmp_path / 'l.db'}"))
+
+
+def gate_run(led: Ledger, gate_id: str, verdict: Verdict, provisions: list[str],
+             findings: list[Finding] | None = None, subjects: list[Subject] | None = None,
+             phase: Phase = Phase.DEVELOPMENT, system: str = "sys") -> None:
+    result = GateResult(gate_id=gate_id, verdict=verdict, provisions=provisions,
+                        findings=findings or [], subjects=subjects or [])
+    ctx = RunContext(system=system, system_version="1", phase=phase)
+    led.append(gate_run_statement(result, ctx, Policy(), []), PredicateType.GATE_RUN)
+
+
+def attest(led: Ledger, provision: str, expires: str | None = None) -> None:
+    led.append(attestation_statement(system="sys", version="1", provision=provision, by="a",
+                                     role="developer", text="t", expires=expires),
+               PredicateType.ATTESTATION)
+
+
+def status(report, pid: str) -> Status:  # type: ignore[no-untyped-def]
+    return next(p.status for p in report.provisions if p.id == pid)
+
+
+def policy() -> Policy:
+    return Policy.model_validate({"system": {"name": "sys", "version": "1"}})
+
+
+def test_each_status(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.PASS, ["5.2.1-1"])
+    gate_run(ledger, "LG-B", Verdict.FAIL, ["5.1.3-1", "5.1.3-1.3"],
+             [Finding(rule="X", message="stale", provision="5.1.3-1.3")])
+    gate_run(ledger, "LG-C", Verdict.WAIVED, ["5.2.4-3"],
+             [Finding(rule="Y", message="m", waived_by="W-1")])
+    gate_run(ledger, "LG-D", Verdict.ERROR, ["5.2.1-2"])
+    gate_run(ledger, "LG-E", Verdict.FAIL, ["5.4.1-1"], system="other-system")
+    attest(ledger, "5.1.1-1")
+    attest(ledger, "5.1.1-2", expires=(date.today() - timedelta(days=1)).isoformat())
+    ledger.append(not_applicable_statement(system="sys", version="1", provision="5.2.2-4",
+                                           by="b", reason="no API"),
+                  PredicateType.NOT_APPLICABLE)
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.2.1-1") is Status.MET
+    assert status(report, "5.1.3-1.3") is Status.FAILED
+    assert status(report, "5.1.3-1") is Status.MET  # the finding names only 5.1.3-1.3
+    assert status(report, "5.2.4-3") is Status.WAIVED
+    assert status(report, "5.2.1-2") is Status.FAILED
+    assert status(report, "5.4.1-1") is Status.MISSING  # other system's evidence ignored
+    assert status(report, "5.1.1-1") is Status.ATTESTED
+    assert status(report, "5.1.1-2") is Status.STALE
+    assert status(report, "5.2.2-4") is Status.NOT_APPLICABLE
+    assert "5.1.3-1.3" in report.blocking and "5.2.1-1" not in report.blocking
+    assert sum(report.counts.values()) == 72 and not report.passed
+
+
+def test_latest_run_of_a_gate_counts(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.FAIL, ["5.2.1-1"], [Finding(rule="X", message="m")])
+    gate_run(ledger, "LG-A", Verdict.PASS, ["5.2.1-1"])
+    assert status(evaluate(ledger.entries(), policy()), "5.2.1-1") is Status.MET
+
+
+def test_old_evidence_is_stale(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.PASS, ["5.2.1-1"])
+    later = datetime.now(UTC) + timedelta(days=91)
+    assert status(evaluate(ledger.entries(), policy(), now=later), "5.2.1-1") is Status.STALE
+
+
+def test_evidence_about_superseded_digest_is_stale(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-SCAN", Verdict.PASS, ["5.2.3-1"], subjects=[Subject(name="model:m",
+                                                                              sha256=D1)])
+    gate_run(ledger, "LG-INV", Verdict.PASS, ["5.2.1-1"], subjects=[Subject(name="model:m",
+                                                                             sha256=D2)])
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.2.3-1") is Status.STALE
+    assert status(report, "5.2.1-1") is Status.MET
+
+
+def test_release_scoping(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-SCAN", Verdict.PASS, ["5.2.3-1"], subjects=[Subject(name="model:m",
+                                                                              sha256=D1)])
+    gate_run(ledger, "LG-THREAT", Verdict.PASS, ["5.1.3-1"], phase=Phase.DESIGN)
+    assert status(evaluate(ledger.entries(), policy(), release=D1), "5.2.3-1") is Status.MET
+    other = evaluate(ledger.entries(), policy(), release=D2)
+    assert status(other, "5.2.3-1") is Status.STALE
+    assert status(other, "5.1.3-1") is Status.MET  # design evidence is about the system
+
+
+def test_required_and_fail_on_are_configurable(ledger: Ledger) -> None:
+    p = policy()
+    p.conformity.required = ["5.2.1-1"]
+    report = evaluate(ledger.entries(), p)
+    assert report.blocking == ["5.2.1-1"]
+    p.conformity.fail_on = ["failed"]
+    assert evaluate(ledger.entries(), p).passed
+
+
+def test_not_applicable_after_attestation_wins_and_vice_versa(ledger: Ledger) -> None:
+    attest(ledger, "5.1.1-1")
+    ledger.append(not_applicable_statement(system="sys", version="1", provision="5.1.1-1",
+                                           by="b", reason="r"), PredicateType.NOT_APPLICABLE)
+    assert status(evaluate(ledger.entries(), policy()), "5.1.1-1") is Status.NOT_APPLICABLE
+    attest(ledger, "5.1.1-1")
+    assert status(evaluate(ledger.entries(), policy()), "5.1.1-1") is Status.ATTESTED
