@@ -181,7 +181,7 @@ def test_export_with_wrong_public_key(ledger: Ledger, tmp_path: Path) -> None:
     out = tmp_path / "export.jsonl"
     ledger.export(out)
     wrong = generate_keypair(tmp_path / "wrong")
-    header, recs = read_export(out)
-    with pytest.raises(SignatureError, match="not trusted|unknown key"):
+    _header, recs = read_export(out)
+    with pytest.raises(SignatureError, match=r"not trusted|unknown key"):
         verify_records(recs, known_keys={wrong.keyid: load_public_key(wrong.public)},
                        trusted={wrong.keyid}, require_signatures=True)

@@ -78,7 +78,8 @@ def test_fail_raises_after_recording() -> None:
     assert "problem R1" in str(exc.value) and "#1" in str(exc.value)
 
 
-@pytest.mark.parametrize("boom", [ZeroDivisionError("x"), KeyboardInterrupt(), EvidenceError("gone")])
+@pytest.mark.parametrize("boom", [ZeroDivisionError("x"), KeyboardInterrupt(),
+                                  EvidenceError("gone")])
 def test_exception_becomes_error(boom: BaseException) -> None:
     def explode() -> GateResult:
         raise boom

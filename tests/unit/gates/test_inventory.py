@@ -78,7 +78,7 @@ def test_empty_directory_fails(project: Path, make_policy: Make) -> None:
 
 
 def test_unknown_setting_is_config_error(make_policy: Make) -> None:
-    with pytest.raises(Exception, match="extra_forbidden|Extra inputs|colour"):
+    with pytest.raises(Exception, match=r"extra_forbidden|Extra inputs|colour"):
         run_gate_by_id("LG-INV", make_policy(**{"LG-INV": {"colour": "red"}}))
 
 

@@ -54,7 +54,7 @@ def test_incomplete_threat_names_it(project: Path, make_policy: Make) -> None:
     data = yaml.safe_load(path.read_text())
     data["threats"][2]["owner"] = ""
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(GateFailed, match="threat T2 .* has no owner"):
+    with pytest.raises(GateFailed, match=r"threat T2 .* has no owner"):
         run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
 
 
