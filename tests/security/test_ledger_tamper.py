@@ -73,8 +73,9 @@ def test_reordered_records(ledger: Ledger, sql: sqlite3.Connection) -> None:
 def test_inserted_record(ledger: Ledger, sql: sqlite3.Connection) -> None:
     cols = "seq, prev_hash, recorded_at, kind, envelope, record_hash, chain_keyid, chain_sig"
     sql.execute("update lifegate_records set seq = seq + 100 where seq >= 4")
-    sql.execute(f"insert into lifegate_records ({cols}) select 4, 'f'||substr(prev_hash,2), "
-                f"recorded_at, kind, envelope, 'e'||substr(record_hash,2), chain_keyid, "
+    flip = "(case when substr({0},1,1)='f' then 'e' else 'f' end)||substr({0},2)"
+    sql.execute(f"insert into lifegate_records ({cols}) select 4, {flip.format('prev_hash')}, "
+                f"recorded_at, kind, envelope, {flip.format('record_hash')}, chain_keyid, "
                 f"chain_sig from lifegate_records where seq=3")
     with pytest.raises(LedgerTamperedError) as exc:
         ledger.verify()

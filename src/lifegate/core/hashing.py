@@ -88,8 +88,16 @@ def hash_files(
 
     if len(files) <= 1:
         return [one(p) for p in files]
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
         return list(pool.map(one, files))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (respects affinity masks, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def tree_digest(entries: Iterable[tuple[str, str]]) -> str:

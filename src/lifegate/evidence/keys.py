@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -92,7 +93,7 @@ class Signer:
 
     key: ec.EllipticCurvePrivateKey
 
-    @property
+    @functools.cached_property
     def keyid(self) -> str:
         return fingerprint(self.key.public_key())
 

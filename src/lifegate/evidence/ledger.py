@@ -233,10 +233,10 @@ def open_ledger(policy: Policy, url: str | None = None) -> Ledger:
 
 def latest_result(policy: Policy, gate_id: str) -> Entry | None:
     """The most recent recorded run of ``gate_id`` for the policy's system, if any."""
-    last = None
-    for entry in open_ledger(policy).entries(PredicateType.GATE_RUN):
+    for rec in open_ledger(policy).store.newest(PredicateType.GATE_RUN.kind):
+        entry = decode(rec)
         pred = entry.predicate
         if pred.get("result", {}).get("gate_id") == gate_id and \
                 pred.get("context", {}).get("system") == policy.system.name:
-            last = entry
-    return last
+            return entry
+    return None

@@ -14,11 +14,13 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -57,6 +59,14 @@ keys_t = Table(
     Column("keyid", String(64), primary_key=True),
     Column("pem", Text, nullable=False),
 )
+
+
+Index("ix_lifegate_records_kind_seq", records_t.c.kind, records_t.c.seq)
+
+# Built once: SQLAlchemy caches their compiled form, so an append inside the lock stays cheap.
+_INSERT_RECORD = insert(records_t)
+_MOVE_HEAD = (update(head_t).where(head_t.c.id == 1)
+              .values(seq=bindparam("new_seq"), record_hash=bindparam("new_hash")))
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -122,16 +132,15 @@ class SqlStore:
             with self.engine.begin() as conn:
                 seq, prev = self._lock_head(conn)
                 rec = build(seq + 1, prev)
-                conn.execute(insert(records_t).values(**rec.to_json()))
-                conn.execute(update(head_t).where(head_t.c.id == 1)
-                             .values(seq=rec.seq, record_hash=rec.record_hash))
+                conn.execute(_INSERT_RECORD, rec.to_json())
+                conn.execute(_MOVE_HEAD, {"new_seq": rec.seq, "new_hash": rec.record_hash})
             return rec
         except DBAPIError as exc:
             raise EvidenceError(f"append to ledger {self.location} failed: {exc.orig}",
                                 where=self.location) from None
 
     def records(self, start: int = 1, batch: int = 5000) -> Iterator[Record]:
-        """All records in physical order of seq (the verifier checks that order)."""
+        """All records in order of seq (the verifier checks that order)."""
         last = start - 1
         while True:
             with self.engine.connect() as conn:
@@ -142,6 +151,21 @@ class SqlStore:
             for row in rows:
                 yield Record(**row._asdict())
             last = rows[-1].seq
+
+    def newest(self, kind: str, batch: int = 500) -> Iterator[Record]:
+        """Records of one kind, newest first (for "the latest run of gate X" look-ups)."""
+        before: int | None = None
+        while True:
+            stmt = select(records_t).where(records_t.c.kind == kind)
+            if before is not None:
+                stmt = stmt.where(records_t.c.seq < before)
+            with self.engine.connect() as conn:
+                rows = conn.execute(stmt.order_by(records_t.c.seq.desc()).limit(batch)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield Record(**row._asdict())
+            before = rows[-1].seq
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:

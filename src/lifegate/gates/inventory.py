@@ -55,22 +55,23 @@ class InventoryGate:
                 rule="INV-EMPTY-POLICY", message="the policy names no assets to inventory",
                 location=f"{self.policy.source}: gates.LG-INV.settings")])
         base = self.policy.base_dir
+        roots = [(kind, declared, self.policy.resolve(declared)) for kind, declared in assets]
+        listed = [(i, p) for i, (_, _, root) in enumerate(roots) for p in walk_files(root)]
+        digests = hash_files([p for _, p in listed])  # one pool across all assets
+        per_root: list[dict[str, str]] = [{} for _ in roots]
+        for (i, _), d in zip(listed, digests, strict=True):
+            per_root[i][_rel(d.path, base)] = d.sha256
         manifest: dict[str, dict[str, str]] = {}
         subjects, findings = [], []
-        total = 0
-        for kind, declared in assets:
-            root = self.policy.resolve(declared)
-            files = walk_files(root)
-            digests = hash_files(files)
-            entries = {_rel(d.path, base): d.sha256 for d in digests}
-            total += sum(d.size for d in digests)
+        for (kind, declared, root), entries in zip(roots, per_root, strict=True):
             if not entries and not self.settings.allow_empty:
                 findings.append(Finding(rule="INV-EMPTY-ASSET", location=declared,
                                         message=f"{kind[:-1]} {declared} contains no files"))
             name = f"{kind[:-1]}:{_rel(root, base)}"
             manifest[name] = entries
             subjects.append(Subject(name=name, sha256=tree_digest(entries.items())))
-            log.info("LG-INV: %s: %d files hashed", name, len(entries))
+        total = sum(d.size for d in digests)
+        log.info("LG-INV: %d files, %d bytes hashed", len(digests), total)
         changes = self._changes(manifest)
         findings.extend(changes)
         return GateResult.from_findings(
