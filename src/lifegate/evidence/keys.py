@@ -15,10 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lifegate.core.errors import KeyMaterialError
 
-__all__ = ["KeyPair", "Signer", "fingerprint", "generate_keypair", "load_private_key",
-           "load_public_key", "public_pem", "verify_signature"]
+__all__ = ["MODEL_CURVES", "KeyPair", "Signer", "fingerprint", "generate_keypair",
+           "load_private_key", "load_public_key", "parse_private_key", "public_pem",
+           "verify_signature"]
 
 CURVE = ec.SECP256R1
+# Curves the OpenSSF model-signing format accepts in key mode (the ledger uses P-256 only).
+MODEL_CURVES: tuple[type[ec.EllipticCurve], ...] = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 
 
 def fingerprint(key: ec.EllipticCurvePublicKey) -> str:
@@ -33,33 +36,56 @@ def public_pem(key: ec.EllipticCurvePublicKey) -> str:
                             serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
-def _check_curve(key: object, path: Path | str) -> None:
+def _check_curve(key: object, path: Path | str,
+                 curves: tuple[type[ec.EllipticCurve], ...] = (CURVE,)) -> None:
     if not isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) or not \
-            isinstance(key.curve, CURVE):
+            isinstance(key.curve, curves):
+        kind = f"P-{key.curve.key_size}" if isinstance(
+            key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) else type(key).__name__
+        names = "/".join(f"P-{c.key_size}" for c in curves)
         raise KeyMaterialError(
-            f"{path} is not an ECDSA P-256 key ({type(key).__name__})",
-            where=str(path), fix="generate one with `lifegate keys generate`")
+            f"{path} is not an ECDSA {names} key (it is {kind})", where=str(path),
+            fix="generate one with `lifegate keys generate` (ECDSA P-256)")
 
 
-def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+def _check_private_mode(path: Path) -> None:
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        raise KeyMaterialError(
+            f"private key {path} is readable by group or others (mode {mode & 0o777:o})",
+            where=str(path), fix=f"chmod 600 {path}")
+
+
+def parse_private_key(data: bytes, where: str,
+                      curves: tuple[type[ec.EllipticCurve], ...] = (CURVE,),
+                      ) -> ec.EllipticCurvePrivateKey:
+    """A PEM private key; the message never includes key material."""
     try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError):
+        raise KeyMaterialError(f"{where} is not an unencrypted PEM private key",
+                               where=where, fix="generate one with `lifegate keys generate`"
+                               ) from None
+    _check_curve(key, where, curves)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return key
+
+
+def load_private_key(path: Path, curves: tuple[type[ec.EllipticCurve], ...] = (CURVE,),
+                     ) -> ec.EllipticCurvePrivateKey:
+    """From a file that only its owner may read."""
+    try:
+        _check_private_mode(path)
         data = path.read_bytes()
     except OSError as exc:
         raise KeyMaterialError(f"cannot read signing key {path}: {exc.strerror}", where=str(path),
                                fix="check keys.signing_key in the policy or LIFEGATE_SIGNING_KEY"
                                ) from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyMaterialError(f"{path} is not an unencrypted PEM private key: {exc}",
-                               where=str(path), fix="generate one with `lifegate keys generate`"
-                               ) from None
-    _check_curve(key, path)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return key
+    return parse_private_key(data, str(path), curves)
 
 
-def load_public_key(source: Path | str) -> ec.EllipticCurvePublicKey:
+def load_public_key(source: Path | str, curves: tuple[type[ec.EllipticCurve], ...] = (CURVE,),
+                    ) -> ec.EllipticCurvePublicKey:
     """From a PEM file path, or PEM text."""
     if isinstance(source, str) and source.lstrip().startswith("-----BEGIN"):
         data, where = source.encode(), "<inline PEM>"
@@ -74,14 +100,19 @@ def load_public_key(source: Path | str) -> ec.EllipticCurvePublicKey:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
         raise KeyMaterialError(f"{where} is not a PEM public key: {exc}", where=where) from None
-    _check_curve(key, where)
+    _check_curve(key, where, curves)
     assert isinstance(key, ec.EllipticCurvePublicKey)
     return key
 
 
+def hash_for(curve: ec.EllipticCurve) -> hashes.HashAlgorithm:
+    """The digest ECDSA uses with each curve (as the model-signing format does)."""
+    return {256: hashes.SHA256(), 384: hashes.SHA384()}.get(curve.key_size, hashes.SHA512())
+
+
 def verify_signature(key: ec.EllipticCurvePublicKey, signature: bytes, message: bytes) -> bool:
     try:
-        key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        key.verify(signature, message, ec.ECDSA(hash_for(key.curve)))
     except InvalidSignature:
         return False
     return True
@@ -98,7 +129,7 @@ class Signer:
         return fingerprint(self.key.public_key())
 
     def sign(self, message: bytes) -> bytes:
-        return self.key.sign(message, ec.ECDSA(hashes.SHA256()))
+        return self.key.sign(message, ec.ECDSA(hash_for(self.key.curve)))
 
     def sign_b64(self, message: bytes) -> str:
         return base64.b64encode(self.sign(message)).decode()

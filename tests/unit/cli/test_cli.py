@@ -133,6 +133,7 @@ def test_wrong_signing_key_type(quickstart: Path) -> None:
     (quickstart / "ed.key").write_bytes(k.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
+    (quickstart / "ed.key").chmod(0o600)
     text = (quickstart / "lifegate.yaml").read_text()
     import re
 
@@ -149,3 +150,11 @@ def test_attest_rejects_unknown_provision_and_wrong_person(quickstart: Path) -> 
     r = lg(quickstart, "attest", "5.1.1-1", "--by", "mallory", "--role", "developer",
            "--statement", "x")
     assert r.returncode == 2 and "not listed as developer" in r.stderr
+
+
+def test_group_readable_private_key_is_refused(quickstart: Path) -> None:
+    key = quickstart / ".lifegate" / "keys" / "lifegate.key"
+    key.chmod(0o640)
+    r = lg(quickstart, "inventory")
+    assert r.returncode == 2 and "readable by group or others" in r.stderr
+    assert "BEGIN" not in r.stderr + r.stdout  # key material never printed
