@@ -22,6 +22,8 @@ from typing import NoReturn
 
 import pytest
 
+pytest_plugins = ["fixtures_signing"]  # keys, a model and a signing policy
+
 OFFLINE_ENV = {
     "KEDRO_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "1",

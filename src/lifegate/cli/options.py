@@ -14,8 +14,8 @@ from lifegate.core import GateRun, Policy, Verdict, load_policy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def policy_options(func: F) -> F:
@@ -44,6 +44,8 @@ def show_run(run: GateRun) -> None:
     r = run.result
     console.print(f"[bold]{r.gate_id}[/bold]: [{_STYLE[r.verdict]}]{r.verdict.value}"
                   f"[/{_STYLE[r.verdict]}]  (evidence {run.record})")
+    for s in r.subjects:
+        console.print(f"  {s.name}  sha256:{s.sha256}", markup=False)
     for f in r.findings:
         mark = "waived" if f.waived_by else ("BLOCKS" if f.blocking else f.severity.value)
         loc = f"  [{f.location}]" if f.location else ""
@@ -52,7 +54,91 @@ def show_run(run: GateRun) -> None:
         raise SystemExit(1)
 
 
-def run_cli_gate(gate_id: str, policy: Policy) -> None:
-    from lifegate.core import run_gate_by_id
+def run_cli_gate(gate_id: str, policy: Policy, **artifacts: str) -> None:
+    """Run one gate with a progress bar for big inputs; ``artifacts`` name its inputs."""
+    from lifegate.core import make_context, run_gate_by_id
+    from lifegate.core.gate import gate_class
+    from lifegate.core.progress import set_sink
 
-    show_run(run_gate_by_id(gate_id, policy, raise_on_block=False))
+    ctx = make_context(policy, gate_class(gate_id).phase, artifacts=artifacts)
+    set_sink(BarSink())
+    try:
+        run = run_gate_by_id(gate_id, policy, ctx, raise_on_block=False)
+    finally:
+        set_sink(None)
+    show_run(run)
+
+
+class BarSink:
+    """A rich progress bar for work over ``threshold`` bytes (100 MB by default)."""
+
+    def __init__(self, threshold: int = 100_000_000) -> None:
+        self.threshold = threshold
+        self._bar: Any = None
+        self._poller: Any = None
+
+    def start(self, label: str, total: int, *, poll_io: bool) -> None:
+        if total < self.threshold:
+            return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._bar = Progress("[progress.description]{task.description}", BarColumn(),
+                             DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                             console=err_console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task(label, total=total)
+        if poll_io:
+            self._poller = _IoPoller(lambda done: self._bar.update(self._task, completed=done))
+            self._poller.start()
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task, n)
+
+    def finish(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+class _IoPoller:
+    """Bytes this process has read so far (Linux /proc/self/io rchar), polled in a thread."""
+
+    def __init__(self, update: Callable[[int], None]) -> None:
+        import threading
+
+        self.update = update
+        self.base = self._rchar()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _rchar() -> int:
+        try:
+            with open("/proc/self/io") as f:
+                for line in f:
+                    if line.startswith("rchar:"):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.update(self._rchar() - self.base)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -39,6 +39,8 @@ class Gate(Protocol):
 GATES: dict[str, str] = {
     "LG-INV": "lifegate.gates.inventory:InventoryGate",
     "LG-THREAT": "lifegate.gates.threat_model:ThreatModelGate",
+    "LG-SIGN": "lifegate.gates.signing:SignGate",
+    "LG-VERIFY": "lifegate.gates.verify:VerifyGate",
 }
 
 

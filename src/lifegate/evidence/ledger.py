@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from lifegate.core.engine import RecordRef
 from lifegate.core.errors import EvidenceError, KeyMaterialError, LedgerTamperedError
 from lifegate.evidence.dsse import canonical, envelope
-from lifegate.evidence.keys import Signer, fingerprint, load_public_key, public_pem
+from lifegate.evidence.keys import (
+    MODEL_CURVES,
+    Signer,
+    fingerprint,
+    load_public_key,
+    public_pem,
+)
 from lifegate.evidence.sql_store import SqlStore
 from lifegate.evidence.statement import PredicateType, gate_run_statement, waiver_statement
 from lifegate.evidence.store import LedgerStore, Record, record_hash
@@ -26,7 +32,8 @@ if TYPE_CHECKING:
     from lifegate.core.model import GateResult, RunContext
     from lifegate.core.policy import Policy, Waiver
 
-__all__ = ["Entry", "Ledger", "latest_result", "open_ledger", "read_export", "trusted_keys"]
+__all__ = ["Entry", "Ledger", "latest_result", "open_ledger", "read_export", "revocations",
+           "trusted_fingerprints", "trusted_keys"]
 
 log = logging.getLogger(__name__)
 EXPORT_FORMAT = "lifegate-ledger-export/v1"
@@ -204,12 +211,18 @@ def read_export(path: Path) -> tuple[dict[str, Any], Iterator[Record]]:
     return header, rows()
 
 
+def trusted_fingerprints(policy: Policy) -> set[str]:
+    """Every key the policy trusts, whether listed with its public key or by fingerprint."""
+    return set(trusted_keys(policy)) | {e.fingerprint for e in policy.keys.trusted
+                                        if e.fingerprint}
+
+
 def trusted_keys(policy: Policy) -> dict[str, ec.EllipticCurvePublicKey]:
     """Public keys listed in the policy, by fingerprint (fingerprint-only entries excluded)."""
     out: dict[str, ec.EllipticCurvePublicKey] = {}
     for entry in policy.keys.trusted:
         if entry.public_key:
-            key = load_public_key(policy.resolve(entry.public_key))
+            key = load_public_key(policy.resolve(entry.public_key), MODEL_CURVES)
             fp = fingerprint(key)
             if entry.fingerprint and entry.fingerprint != fp:
                 raise KeyMaterialError(f"trusted key {entry.name}: fingerprint in the policy "
@@ -240,3 +253,14 @@ def latest_result(policy: Policy, gate_id: str) -> Entry | None:
                 pred.get("context", {}).get("system") == policy.system.name:
             return entry
     return None
+
+
+def revocations(policy: Policy, digest: str) -> list[Entry]:
+    """Revocation records of the policy's system that name ``digest``."""
+    out = []
+    for rec in open_ledger(policy).store.newest(PredicateType.REVOCATION.kind):
+        entry = decode(rec)
+        if entry.predicate.get("system") == policy.system.name and \
+                digest in entry.subjects.values():
+            out.append(entry)
+    return out

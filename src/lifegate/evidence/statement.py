@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from lifegate.core.policy import Policy, Waiver
 
 __all__ = ["STATEMENT_TYPE", "PredicateType", "attestation_statement", "gate_run_statement",
-           "not_applicable_statement", "statement", "system_subject", "waiver_statement"]
+           "not_applicable_statement", "revocation_statement", "statement", "system_subject",
+           "waiver_statement"]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 _BASE = "https://lifegate.dev/evidence"
@@ -25,6 +26,8 @@ class PredicateType(enum.StrEnum):
     NOT_APPLICABLE = f"{_BASE}/not-applicable/v1"
     WAIVER = f"{_BASE}/waiver/v1"
     CHECKPOINT = f"{_BASE}/checkpoint/v1"
+    RELEASE = f"{_BASE}/release/v1"
+    REVOCATION = f"{_BASE}/revocation/v1"
 
     @property
     def kind(self) -> str:
@@ -77,3 +80,10 @@ def waiver_statement(waiver: Waiver, context: RunContext, run_seq: int,
                      PredicateType.WAIVER, {
                          "system": context.system, "waiver": waiver.model_dump(mode="json"),
                          "appliedTo": {"seq": run_seq, "runId": context.run_id}})
+
+
+def revocation_statement(*, system: str, name: str, digest: str, reason: str,
+                         by: str) -> dict[str, Any]:
+    """From now on, the release with this root digest must not be deployed or loaded."""
+    return statement([{"name": name, "digest": {"sha256": digest}}], PredicateType.REVOCATION,
+                     {"system": system, "reason": reason, "by": by})

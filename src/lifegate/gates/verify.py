@@ -1,0 +1,135 @@
+"""LG-VERIFY: before deploy, before load and on a schedule, a model must be byte for byte what
+was released, signed by a key the policy trusts, not revoked, and with a complete release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from cryptography.hazmat.primitives.asymmetric import ec
+from pydantic import Field
+
+from lifegate.core import progress
+from lifegate.core.errors import EvidenceError, LifegateError
+from lifegate.core.gate import GateSettings
+from lifegate.core.hashing import sha256_file
+from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
+from lifegate.core.policy import Policy
+from lifegate.evidence.keys import MODEL_CURVES, fingerprint, load_public_key
+from lifegate.evidence.ledger import revocations, trusted_fingerprints, trusted_keys
+from lifegate.evidence.release import manifest_path, read_manifest
+from lifegate.gates._modelsig import Bundle, diff, hash_listing, key_hint, list_model, read_bundle
+from lifegate.gates.signing import model_path, signature_path
+
+
+class VerifySettings(GateSettings):
+    model: str | None = None
+    signature: str | None = None
+    public_keys: list[str] = Field(default_factory=list, description="PEM files of keys the "
+                                   "policy lists by fingerprint only")
+    allow_unsigned_files: bool = False
+    require_release_manifest: bool = True
+    required_release_entries: list[str] = Field(default_factory=list)
+
+
+def _f(rule: str, message: str, location: str | None = None, **kw: object) -> Finding:
+    return Finding(rule=rule, message=message, location=location, **kw)  # type: ignore[arg-type]
+
+
+class VerifyGate:
+    id: ClassVar[str] = "LG-VERIFY"
+    title: ClassVar[str] = "Verify before deploy or load"
+    phase: ClassVar[Phase] = Phase.DEPLOYMENT
+    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-2", "5.2.3-1", "5.4.1-1", "5.5.1-2")
+    Settings: ClassVar[type[VerifySettings]] = VerifySettings
+
+    def __init__(self, settings: VerifySettings, policy: Policy) -> None:
+        self.settings = settings
+        self.policy = policy
+
+    def _trusted(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """Keys we can verify with, limited to those the policy trusts."""
+        keys = trusted_keys(self.policy)
+        for p in self.settings.public_keys:
+            key = load_public_key(self.policy.resolve(p), MODEL_CURVES)
+            keys[fingerprint(key)] = key
+        allowed = trusted_fingerprints(self.policy)
+        return {fp: k for fp, k in keys.items() if fp in allowed}
+
+    def check(self, context: RunContext) -> GateResult:
+        model = model_path(context, self.policy, self.settings.model)
+        if not model.exists() and not model.is_symlink():
+            raise EvidenceError(f"model not found: {model}", where=str(model))
+        sig = signature_path(model, context, self.policy, self.settings.signature)
+        bundle = read_bundle(sig)
+        key = next((k for k in self._trusted().values() if key_hint(k) == bundle.hint), None)
+        if key is None:
+            return self._result([_f("VERIFY-UNTRUSTED-KEY", f"{sig.name} is signed by a key "
+                                    "the policy does not trust (or by no key it knows)",
+                                    str(sig))], bundle, trusted=False)
+        if not bundle.verify_with(key):
+            return self._result([_f("VERIFY-BAD-SIGNATURE", f"the signature in {sig.name} does "
+                                    "not verify: the signature file was altered or forged",
+                                    str(sig))], bundle, trusted=False)
+        if not bundle.root_is_consistent():
+            return self._result([_f("VERIFY-INCONSISTENT", f"{sig.name}: the root digest does "
+                                    "not match the signed file digests", str(sig))], bundle,
+                                trusted=False)
+        findings = self._files(model, sig, bundle)
+        findings += self._revoked(bundle) + self._release(model, bundle)
+        return self._result(findings, bundle, trusted=True)
+
+    def _files(self, model: Path, sig: Path, bundle: Bundle) -> list[Finding]:
+        listing = list_model(model, list(bundle.serialization.get("ignore_paths", [])), sig)
+        findings = [_f("VERIFY-SYMLINK", f"{s} is a symlink; lifegate refuses links in a model",
+                       s) for s in listing.symlinks]
+        total = sum(p.stat().st_size for p in listing.files.values())
+        with progress.task(f"verifying {model.name}", total) as advance:
+            actual = hash_listing(listing, bundle.hash_type, advance)
+        for rule, where, message in diff(bundle.resources, actual):
+            unsigned_ok = rule == "VERIFY-ADDED" and self.settings.allow_unsigned_files
+            findings.append(_f(rule, message, where, blocking=not unsigned_ok,
+                               severity=Severity.MEDIUM if unsigned_ok else Severity.CRITICAL))
+        if findings and bundle.model_name not in (model.name, "."):
+            findings.append(_f("VERIFY-OTHER-MODEL", f"the signature was made for model "
+                               f"'{bundle.model_name}', not '{model.name}'", str(sig)))
+        return findings
+
+    def _revoked(self, bundle: Bundle) -> list[Finding]:
+        return [_f("VERIFY-REVOKED", f"release {bundle.root_digest[:12]} was revoked in ledger "
+                   f"record #{e.seq} by {e.predicate.get('by')}: {e.predicate.get('reason')}")
+                for e in revocations(self.policy, bundle.root_digest)]
+
+    def _release(self, model: Path, bundle: Bundle) -> list[Finding]:
+        path = manifest_path(model)
+        if not path.exists():
+            return [_f("VERIFY-NO-RELEASE", f"no release manifest at {path}", str(path))] \
+                if self.settings.require_release_manifest else []
+        try:
+            manifest = read_manifest(path, self._trusted())
+        except LifegateError as exc:
+            return [_f("VERIFY-RELEASE-INVALID", exc.message, str(path))]
+        findings = []
+        if manifest.model_root_digest != bundle.root_digest:
+            findings.append(_f("VERIFY-RELEASE-MISMATCH", f"{path.name} describes release "
+                               f"{manifest.model_root_digest[:12]}, but the model is "
+                               f"{bundle.root_digest[:12]}", str(path)))
+        for kind in self.settings.required_release_entries:
+            if kind not in manifest.entries:
+                findings.append(_f("VERIFY-RELEASE-INCOMPLETE", f"the release has no {kind} "
+                                   "entry, which the policy requires", str(path)))
+        for kind, entry in manifest.entries.items():
+            p = Path(entry.uri)
+            if p.is_file() and sha256_file(p) != entry.sha256:
+                findings.append(_f("VERIFY-RELEASE-EVIDENCE", f"{kind} at {p} changed after "
+                                   "it was added to the release", str(p)))
+        return findings
+
+    def _result(self, findings: list[Finding], bundle: Bundle, *, trusted: bool) -> GateResult:
+        subject = Subject(name=f"model:{bundle.model_name}", sha256=bundle.root_digest) \
+            if trusted else Subject(name=f"signature:{bundle.path.name}", sha256=bundle.sha256)
+        return GateResult.from_findings(
+            self.id, findings, subjects=[subject],
+            metrics={"files": float(len(bundle.resources))},
+            details={"signature": str(bundle.path), "signature_sha256": bundle.sha256,
+                     "hash_type": bundle.hash_type, "signed_model_name": bundle.model_name})
