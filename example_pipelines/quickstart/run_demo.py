@@ -59,6 +59,15 @@ def main() -> None:
     lifegate("threat-model", "check")
     train()
     lifegate("inventory")
+    lifegate("sign", "models/classifier")
+    lifegate("verify", "models/classifier")
+    # Tampering after the release is caught before deploy, and recorded as evidence.
+    model = OUT / "models" / "classifier" / "centroids.json"
+    released = model.read_bytes()
+    model.write_bytes(released.replace(b"5.", b"6.", 1))
+    lifegate("verify", "models/classifier", expect=1)
+    model.write_bytes(released)
+    lifegate("verify", "models/classifier")
     lifegate("attest", "5.1.1-1", "--by", "alice", "--role", "developer", "--statement",
              "AI security training module completed by the team on " + today)
     lifegate("na", "5.2.2-4", "--by", "bob", "--reason",

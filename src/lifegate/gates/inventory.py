@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from lifegate.core import progress
 from lifegate.core.gate import GateSettings
 from lifegate.core.hashing import hash_files, tree_digest, walk_files
 from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
@@ -57,7 +58,9 @@ class InventoryGate:
         base = self.policy.base_dir
         roots = [(kind, declared, self.policy.resolve(declared)) for kind, declared in assets]
         listed = [(i, p) for i, (_, _, root) in enumerate(roots) for p in walk_files(root)]
-        digests = hash_files([p for _, p in listed])  # one pool across all assets
+        total_bytes = sum(p.stat().st_size for _, p in listed if not p.is_symlink())
+        with progress.task("hashing assets", total_bytes) as advance:
+            digests = hash_files([p for _, p in listed], progress=advance)  # one pool for all
         per_root: list[dict[str, str]] = [{} for _ in roots]
         for (i, _), d in zip(listed, digests, strict=True):
             per_root[i][_rel(d.path, base)] = d.sha256
