@@ -1,8 +1,9 @@
-"""lifegate benchmarks: signed ledger appends, ledger verify, the conformity report, and
-inventory hashing against the machine's SHA-256 limit. Each figure is printed next to a
-baseline measured in the same run; everything is also written as JSON.
+"""lifegate benchmarks: signed ledger appends, ledger verify, the conformity report,
+inventory hashing and model signing against the machine's SHA-256 limit, and the LG-SCAN
+model scanner against reading the file. Each figure is printed next to a baseline measured in
+the same run; everything is also written as JSON.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--pg-url URL] [--out FILE]
+    .venv/bin/python benchmarks/run.py [--quick] [--only NAME[,NAME]] [--pg-url URL] [--out FILE]
 
 See benchmarks/README.md for what each number means.
 """
@@ -31,13 +32,27 @@ from _common import FULL, QUICK, Row, Section, Sizes, make_key
 # re-imports this script, and should not pay for what it does not run.
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
-SECTIONS = ("ledger_append", "ledger_verify", "conformity_report", "inventory_hashing")
+SECTIONS = ("ledger_append", "ledger_verify", "conformity_report", "inventory_hashing",
+            "signing", "scan")
+
+
+def section_list(value: str) -> tuple[str, ...]:
+    """``--only signing,scan``: a comma-separated subset of SECTIONS, run in SECTIONS order."""
+    names = {n.strip() for n in value.split(",") if n.strip()}
+    unknown = sorted(names - set(SECTIONS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown section {', '.join(unknown) or repr(value)}; choose from "
+            f"{', '.join(SECTIONS)}")
+    return tuple(n for n in SECTIONS if n in names)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes (about 10 s): a smoke run, not a measurement")
+                        help="small sizes (about 30 s): a smoke run, not a measurement")
+    parser.add_argument("--only", type=section_list, default=SECTIONS, metavar="NAME[,NAME]",
+                        help=f"run only these sections: {', '.join(SECTIONS)}")
     parser.add_argument("--pg-url", metavar="URL",
                         help="PostgreSQL server for the append benchmark, e.g. "
                         "postgresql+psycopg://user:pw@host/postgres (needs CREATE DATABASE); "
@@ -56,8 +71,9 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def meta(quick: bool, sizes: Sizes) -> dict[str, Any]:
-    return {"quick": quick, "started_at": datetime.now(UTC).isoformat(),
+def meta(quick: bool, sizes: Sizes, sections: tuple[str, ...]) -> dict[str, Any]:
+    return {"quick": quick, "sections": list(sections),
+            "started_at": datetime.now(UTC).isoformat(),
             "lifegate": _version("lifegate"), "python": platform.python_version(),
             "platform": platform.platform(), "cpus": os.cpu_count(),
             "openssl": ssl.OPENSSL_VERSION, "sqlite": sqlite3.sqlite_version,
@@ -80,10 +96,12 @@ def _appends(folder: Path, key: Path, sizes: Sizes, pg_url: str | None) -> Secti
 def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
     from _hashing import hashing_bench
     from _report import report_bench
+    from _scan import scan_bench
+    from _signing import signing_bench
     from _verify import verify_bench
 
     sizes = QUICK if args.quick else FULL
-    results: dict[str, Any] = {"meta": meta(args.quick, sizes)}
+    results: dict[str, Any] = {"meta": meta(args.quick, sizes, args.only)}
     rows: list[Row] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lifegate-bench-", dir=args.tmp_dir) as tmp:
@@ -94,8 +112,10 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
             "ledger_verify": lambda: verify_bench(folder, key, sizes),
             "conformity_report": lambda: report_bench(folder, key, sizes),
             "inventory_hashing": lambda: hashing_bench(folder, key, sizes),
+            "signing": lambda: signing_bench(folder, sizes),
+            "scan": lambda: scan_bench(folder, key, sizes),
         }
-        for name in SECTIONS:
+        for name in args.only:
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
             t0 = time.perf_counter()
             data, section_rows = steps[name]()

@@ -51,6 +51,7 @@ def main() -> None:
     if OUT.exists():
         shutil.rmtree(OUT)
     shutil.copytree(HERE / "project", OUT)
+    (OUT / "report").mkdir()
     tm = OUT / "threat_model.yaml"
     today = datetime.date.today().isoformat()
     tm.write_text("\n".join(f"reviewed: {today}" if line.startswith("reviewed:") else line
@@ -59,6 +60,7 @@ def main() -> None:
     lifegate("threat-model", "check")
     train()
     lifegate("inventory")
+    lifegate("scan", "models/classifier", "--sarif", "report/scan.sarif")
     lifegate("sign", "models/classifier")
     lifegate("verify", "models/classifier")
     # Tampering after the release is caught before deploy, and recorded as evidence.

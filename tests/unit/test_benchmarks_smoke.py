@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,8 +26,23 @@ EXPECTED: dict[str, set[str]] = {
     "inventory_hashing": {"files", "total_bytes", "baseline_gb_per_s", "hash_files_gb_per_s",
                           "gate_gb_per_s", "hash_files_ratio", "gate_ratio", "target_ratio",
                           "note", "wall_seconds"},
+    "signing": {"model_bytes", "files", "large_files", "small_files", "runs",
+                "baseline_gb_per_s", "seconds", "gb_per_s", "maxrss_mb", "ratios", "targets",
+                "notes", "wall_seconds"},
+    "scan": {"wall_seconds"},  # plus "files", or "skipped" while LG-SCAN is not available
 }
 APPEND_RUN = {"appends", "seconds", "appends_per_s"}
+SIGN_STEPS = {f"{op}_{h}" for op in ("sign", "verify", "cli_sign", "cli_verify")
+              for h in ("sha256", "blake3")} | {"sha256_limit", "per_file_2_threads",
+                                                  "model_signing_cli_sign",
+                                                  "model_signing_cli_verify"}
+SIGN_RATIOS = {"sign_sha256_vs_limit", "verify_sha256_vs_limit", "sign_blake3_vs_limit",
+               "verify_blake3_vs_limit", "cli_sign_vs_model_signing_cli",
+               "cli_verify_vs_model_signing_cli"}
+CLI_RUNS = {"cli_sign_sha256", "cli_verify_sha256", "cli_sign_blake3", "cli_verify_blake3",
+            "model_signing_cli_sign", "model_signing_cli_verify"}
+SCAN_FILE = {"bytes", "read_gb_per_s", "sha256_gb_per_s", "scan_gb_per_s", "ratio", "verdict",
+             "formats", "findings"}
 
 
 @pytest.mark.slow
@@ -49,3 +65,30 @@ def test_quick_benchmark_runs_and_writes_every_figure(tmp_path: Path) -> None:
     assert "skipped" in results["ledger_append"]["postgresql"]
     assert results["meta"]["quick"] is True
     assert "hash_files" in proc.stdout and "GB/s" in proc.stdout
+    _check_signing(results["signing"])
+    _check_scan(results["scan"])
+
+
+def _check_signing(signing: dict[str, Any]) -> None:
+    assert SIGN_STEPS <= set(signing["gb_per_s"])
+    assert SIGN_RATIOS <= set(signing["ratios"])
+    assert CLI_RUNS <= set(signing["maxrss_mb"])
+    assert all(v > 0 for v in signing["maxrss_mb"].values())
+
+
+def _check_scan(scan: dict[str, Any]) -> None:
+    if "skipped" in scan:
+        assert "LG-SCAN" in scan["skipped"]
+        return
+    assert set(scan["files"]) == {"torch_zip", "joblib", "numpy_pickle"}
+    for figures in scan["files"].values():
+        assert SCAN_FILE <= set(figures)
+
+
+def test_only_rejects_unknown_sections(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(RUN), "--only", "signing,nope",
+                           "--out", str(tmp_path / "r.json")], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "unknown section nope" in proc.stderr
+    assert not (tmp_path / "r.json").exists()

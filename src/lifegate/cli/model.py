@@ -65,6 +65,17 @@ def verify_cmd(policy: Policy, model_path: Path, signature: Path | None,
                  **({"signature": str(signature.resolve())} if signature else {}))
 
 
+@click.command("scan")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--sarif", "sarif_out", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="also write the findings as SARIF to this file")
+@policy_options
+def scan_cmd(policy: Policy, path: Path, sarif_out: Path | None) -> None:
+    """LG-SCAN: scan model files for unsafe deserialization (before signing or loading)."""
+    _settings(policy, "LG-SCAN", sarif_out=str(sarif_out.resolve()) if sarif_out else None)
+    run_cli_gate("LG-SCAN", policy, model=str(path.resolve()))
+
+
 @click.command("revoke")
 @click.argument("model_digest")
 @click.option("--reason", required=True, help="why the release must no longer be used")
@@ -130,4 +141,4 @@ def release_show(policy: Policy, model_path: Path) -> None:
     click.echo(manifest.model_dump_json(indent=2))
 
 
-COMMANDS = [sign_cmd, verify_cmd, revoke_cmd, release_group]
+COMMANDS = [scan_cmd, sign_cmd, verify_cmd, revoke_cmd, release_group]

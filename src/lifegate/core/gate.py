@@ -39,6 +39,7 @@ class Gate(Protocol):
 GATES: dict[str, str] = {
     "LG-INV": "lifegate.gates.inventory:InventoryGate",
     "LG-THREAT": "lifegate.gates.threat_model:ThreatModelGate",
+    "LG-SCAN": "lifegate.gates.scan:ScanGate",
     "LG-SIGN": "lifegate.gates.signing:SignGate",
     "LG-VERIFY": "lifegate.gates.verify:VerifyGate",
 }

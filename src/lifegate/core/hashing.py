@@ -88,7 +88,8 @@ def hash_files(
 
     if len(files) <= 1:
         return [one(p) for p in files]
-    with ThreadPoolExecutor(max_workers=workers or usable_cores()) as pool:
+    # A few more threads than cores: a core never idles while the last large file is hashed.
+    with ThreadPoolExecutor(max_workers=workers or usable_cores() + 2) as pool:
         return list(pool.map(one, files))
 
 

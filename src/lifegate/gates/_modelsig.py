@@ -186,8 +186,9 @@ def _other_hash(path: Path, hash_type: str, progress: Any) -> str:
             raise EvidenceError("this signature uses BLAKE3, which needs the blake3 package",
                                 fix="pip install 'lifegate[signing]'") from None
         h = blake3.blake3(max_threads=blake3.blake3.AUTO)
-        if path.stat().st_size:
-            h.update_mmap(path)
+        with path.open("rb") as f:  # chunked, not mmap: memory stays flat whatever the size
+            while chunk := f.read(16 << 20):
+                h.update(chunk)
         digest: str = h.hexdigest()
     else:
         hb = hashlib.blake2b()
