@@ -105,11 +105,7 @@ def _zip_skip(report: FileReport, info: zipfile.ZipInfo, where: str, limits: Lim
         report.add("SCAN-ENCRYPTED", Severity.HIGH, where, f"{where}: encrypted archive member "
                    "cannot be inspected")
         return True
-    if info.file_size > limits.max_member_bytes:
-        report.add("SCAN-SIZE", Severity.HIGH, where, f"{where}: member of {info.file_size} "
-                   f"bytes is larger than max_member_bytes={limits.max_member_bytes}")
-        return True
-    return False
+    return _too_big(report, where, info.file_size, limits)
 
 
 def scan_zip(report: FileReport, s: Stream, where: str, depth: int, limits: Limits,
@@ -154,8 +150,13 @@ def _tar_skip(report: FileReport, m: tarfile.TarInfo, where: str, limits: Limits
         report.add("SCAN-SPECIAL-FILE", Severity.HIGH, where, f"{where}: archive member is a "
                    "device, FIFO or other special file")
         return True
-    if m.size > limits.max_member_bytes:
-        report.add("SCAN-SIZE", Severity.HIGH, where, f"{where}: member of {m.size} bytes is "
+    return _too_big(report, where, m.size, limits)
+
+
+def _too_big(report: FileReport, where: str, size: int, limits: Limits) -> bool:
+    """One size rule for zip and tar members (a finding, never a crash)."""
+    if size > limits.max_member_bytes:
+        report.add("SCAN-SIZE", Severity.HIGH, where, f"{where}: member of {size} bytes is "
                    f"larger than max_member_bytes={limits.max_member_bytes}")
         return True
     return False
