@@ -75,9 +75,8 @@ class BarSink:
     def __init__(self, threshold: int = 100_000_000) -> None:
         self.threshold = threshold
         self._bar: Any = None
-        self._poller: Any = None
 
-    def start(self, label: str, total: int, *, poll_io: bool) -> None:
+    def start(self, label: str, total: int) -> None:
         if total < self.threshold:
             return
         from rich.progress import (
@@ -93,52 +92,12 @@ class BarSink:
                              console=err_console, transient=True)
         self._bar.start()
         self._task = self._bar.add_task(label, total=total)
-        if poll_io:
-            self._poller = _IoPoller(lambda done: self._bar.update(self._task, completed=done))
-            self._poller.start()
 
     def advance(self, n: int) -> None:
         if self._bar is not None:
             self._bar.advance(self._task, n)
 
     def finish(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
-
-
-class _IoPoller:
-    """Bytes this process has read so far (Linux /proc/self/io rchar), polled in a thread."""
-
-    def __init__(self, update: Callable[[int], None]) -> None:
-        import threading
-
-        self.update = update
-        self.base = self._rchar()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    @staticmethod
-    def _rchar() -> int:
-        try:
-            with open("/proc/self/io") as f:
-                for line in f:
-                    if line.startswith("rchar:"):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            self.update(self._rchar() - self.base)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()

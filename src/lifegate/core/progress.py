@@ -15,7 +15,7 @@ __all__ = ["ProgressSink", "set_sink", "task"]
 
 
 class ProgressSink(Protocol):
-    def start(self, label: str, total: int, *, poll_io: bool) -> None: ...
+    def start(self, label: str, total: int) -> None: ...
 
     def advance(self, n: int) -> None: ...
 
@@ -32,14 +32,13 @@ def set_sink(sink: ProgressSink | None) -> None:
 
 
 @contextmanager
-def task(label: str, total: int, *, poll_io: bool = False) -> Iterator[Callable[[int], None]]:
-    """Report ``total`` units of work; yields ``advance(n)``. ``poll_io``: the work happens in
-    a library that reports nothing, so the sink may estimate progress from bytes read."""
+def task(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """Report ``total`` units of work; yields ``advance(n)``."""
     sink = _sink
     if sink is None:
         yield lambda n: None
         return
-    sink.start(label, total, poll_io=poll_io)
+    sink.start(label, total)
 
     def advance(n: int) -> None:
         with _lock:

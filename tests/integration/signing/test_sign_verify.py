@@ -168,3 +168,37 @@ def test_copy_of_release_elsewhere_still_verifies(model: Path, signing_policy: M
     shutil.copy(model.parent / "clf.sig", dest / "clf.sig")
     shutil.copy(model.parent / "clf.release.json", dest / "clf.release.json")
     assert verify(policy, dest / "clf").result.verdict is Verdict.PASS
+
+
+def _statement(sig: Path) -> dict:  # type: ignore[type-arg]
+    import base64
+
+    st = json.loads(base64.b64decode(json.loads(sig.read_text())["dsseEnvelope"]["payload"]))
+    ser = st["predicate"]["serialization"]
+    ser["ignore_paths"] = sorted(ser.get("ignore_paths", []))  # the library's order is a set's
+    return st  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("hash_type", "inside", "single"), [
+    ("sha256", False, False), ("sha256", True, False), ("blake3", True, False),
+    ("sha256", False, True), ("blake3", False, True)])
+def test_payload_equals_model_signing_own_sign(model: Path, keys: KeyPair, signing_policy: Make,
+                                              tmp_path: Path, hash_type: str, inside: bool,
+                                              single: bool) -> None:
+    """lifegate hashes the files itself; the signed statement must be byte-for-byte what the
+    library's own ``sign`` writes for the same model, ignore paths and algorithm."""
+    import model_signing
+
+    (model / ".git").mkdir()
+    (model / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (model / ".gitattributes").write_text("*.bin filter=lfs\n")
+    target = model / "weights.safetensors" if single else model
+    ours = (model / "ours.sig") if inside and not single else tmp_path / "ours.sig"
+    sign(signing_policy(**{"LG-SIGN": {"hash": hash_type}}), target, signature=str(ours))
+    theirs = tmp_path / "theirs.sig"
+    hc = model_signing.hashing.Config().use_file_serialization(hashing_algorithm=hash_type)
+    hc.set_ignored_paths(paths=[ours.relative_to(model)] if inside and not single else [],
+                         ignore_git_paths=True)
+    (model_signing.signing.Config().use_elliptic_key_signer(private_key=keys.private)
+     .set_hashing_config(hc).sign(target, theirs))
+    assert _statement(ours) == _statement(theirs)

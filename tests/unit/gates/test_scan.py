@@ -396,6 +396,25 @@ def test_real_joblib_dump_passes(policy: Policy, models: Path) -> None:
     assert scan(policy, models).verdict is Verdict.PASS
 
 
+def test_real_scikit_learn_model_saved_with_joblib_passes(policy: Policy, models: Path) -> None:
+    joblib = pytest.importorskip("joblib", reason="joblib is not installed")
+    datasets = pytest.importorskip("sklearn.datasets", reason="scikit-learn is not installed")
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = datasets.load_iris(return_X_y=True)
+    joblib.dump(make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y),
+                models / "pipe.joblib")
+    joblib.dump(RandomForestClassifier(n_estimators=3, random_state=0).fit(x, y),
+                models / "forest.joblib", compress=3)
+    result = scan(policy, models)
+    assert result.verdict is Verdict.PASS, result.findings
+    globals_ = result.details["files"]["m/pipe.joblib"]["globals"]
+    assert "sklearn.linear_model._logistic.LogisticRegression" in globals_
+
+
 def test_pytorch_style_zip_passes(policy: Policy, models: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     class FloatStorage:
