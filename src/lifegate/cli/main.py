@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from lifegate.cli import attest, catalog, gates, init, keys, ledger, model, report
+from lifegate.cli import approval, attest, catalog, gates, init, keys, ledger, model, report, retire
 from lifegate.cli.options import err_console
 from lifegate.core.errors import LifegateError
 
@@ -22,7 +22,7 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for module in (init, keys, catalog, ledger, attest, report, gates, model):
+for module in (init, keys, catalog, ledger, attest, report, gates, model, approval, retire):
     for command in module.COMMANDS:
         cli.add_command(command)
 

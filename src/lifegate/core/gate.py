@@ -42,6 +42,9 @@ GATES: dict[str, str] = {
     "LG-SCAN": "lifegate.gates.scan:ScanGate",
     "LG-SIGN": "lifegate.gates.signing:SignGate",
     "LG-VERIFY": "lifegate.gates.verify:VerifyGate",
+    "LG-DISCLOSE": "lifegate.gates.disclosure:DisclosureGate",
+    "LG-APPROVE": "lifegate.gates.approval:ApprovalGate",
+    "LG-RETIRE": "lifegate.gates.retirement:RetireGate",
 }
 
 

@@ -6,10 +6,12 @@ import base64
 import json
 from typing import Any
 
-from lifegate.core.errors import LedgerTamperedError
-from lifegate.evidence.keys import Signer
+from cryptography.hazmat.primitives.asymmetric import ec
 
-__all__ = ["PAYLOAD_TYPE", "canonical", "decode_payload", "envelope", "pae"]
+from lifegate.core.errors import LedgerTamperedError
+from lifegate.evidence.keys import Signer, verify_signature
+
+__all__ = ["PAYLOAD_TYPE", "canonical", "decode_payload", "envelope", "pae", "signed_by_trusted"]
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -45,3 +47,15 @@ def decode_payload(env: dict[str, Any], where: str) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError) as exc:
         raise LedgerTamperedError(f"envelope of {where} cannot be decoded: {exc}",
                                   where=where) from None
+
+
+def signed_by_trusted(env: dict[str, Any], trusted: dict[str, ec.EllipticCurvePublicKey]) -> bool:
+    """Does any signature of ``env`` verify under a trusted key? Garbage is simply no."""
+    try:
+        message = pae(env["payloadType"], base64.b64decode(env["payload"], validate=True))
+        sigs = [(trusted.get(str(s.get("keyid"))), base64.b64decode(s.get("sig", ""),
+                                                                    validate=True))
+                for s in env.get("signatures") or []]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    return any(key is not None and verify_signature(key, sig, message) for key, sig in sigs)

@@ -6,7 +6,6 @@ change re-signs the file and is recorded in the ledger, so "this release" stays 
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lifegate.core.errors import EvidenceError, SignatureError
 from lifegate.core.hashing import sha256_file
-from lifegate.evidence.dsse import decode_payload, envelope, pae
-from lifegate.evidence.keys import Signer, verify_signature
+from lifegate.evidence.dsse import decode_payload, envelope, signed_by_trusted
+from lifegate.evidence.keys import Signer
 from lifegate.evidence.statement import PredicateType, statement
 
 if TYPE_CHECKING:
@@ -74,8 +73,6 @@ def read_manifest(path: Path, trusted: dict[str, ec.EllipticCurvePublicKey]) -> 
         env = json.loads(path.read_text())
         stmt = decode_payload(env, str(path))
         manifest = ReleaseManifest.model_validate(stmt["predicate"])
-        body = base64.b64decode(env["payload"])
-        sigs = env.get("signatures") or []
     except FileNotFoundError:
         raise EvidenceError(f"release manifest not found: {path}", where=str(path),
                             fix="sign the model with `lifegate sign`, which writes it") from None
@@ -84,11 +81,8 @@ def read_manifest(path: Path, trusted: dict[str, ec.EllipticCurvePublicKey]) -> 
                             where=str(path)) from None
     if stmt.get("predicateType") != PredicateType.RELEASE:
         raise EvidenceError(f"{path} is not a lifegate release manifest", where=str(path))
-    for sig in sigs:
-        key = trusted.get(str(sig.get("keyid")))
-        if key is not None and verify_signature(key, base64.b64decode(sig.get("sig", "")),
-                                                pae(env["payloadType"], body)):
-            return manifest
+    if signed_by_trusted(env, trusted):
+        return manifest
     raise SignatureError(f"release manifest {path} is not signed by a trusted key",
                          where=str(path), fix="it was altered, or signed with a key the "
                          "policy does not trust; re-sign the release")

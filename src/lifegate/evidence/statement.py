@@ -28,6 +28,11 @@ class PredicateType(enum.StrEnum):
     CHECKPOINT = f"{_BASE}/checkpoint/v1"
     RELEASE = f"{_BASE}/release/v1"
     REVOCATION = f"{_BASE}/revocation/v1"
+    APPROVAL = f"{_BASE}/approval/v1"
+    APPROVAL_REQUEST = f"{_BASE}/approval-request/v1"
+    RETIREMENT = f"{_BASE}/retirement/v1"  # the journal of a retirement run, step by step
+    TRANSFER = f"{_BASE}/transfer/v1"
+    DISPOSAL_CERTIFICATE = f"{_BASE}/disposal-certificate/v1"
 
     @property
     def kind(self) -> str:
