@@ -33,7 +33,7 @@ from _common import FULL, QUICK, Row, Section, Sizes, make_key
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 SECTIONS = ("ledger_append", "ledger_verify", "conformity_report", "inventory_hashing",
-            "signing", "scan")
+            "signing", "scan", "sbom")
 
 
 def section_list(value: str) -> tuple[str, ...]:
@@ -96,6 +96,7 @@ def _appends(folder: Path, key: Path, sizes: Sizes, pg_url: str | None) -> Secti
 def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
     from _hashing import hashing_bench
     from _report import report_bench
+    from _sbom import sbom_bench
     from _scan import scan_bench
     from _signing import signing_bench
     from _verify import verify_bench
@@ -114,6 +115,7 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
             "inventory_hashing": lambda: hashing_bench(folder, key, sizes),
             "signing": lambda: signing_bench(folder, sizes),
             "scan": lambda: scan_bench(folder, key, sizes),
+            "sbom": lambda: sbom_bench(folder, sizes),
         }
         for name in args.only:
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)

@@ -8,7 +8,19 @@ import sys
 
 import click
 
-from lifegate.cli import approval, attest, catalog, gates, init, keys, ledger, model, report, retire
+from lifegate.cli import (
+    approval,
+    attest,
+    catalog,
+    gates,
+    init,
+    keys,
+    ledger,
+    model,
+    report,
+    retire,
+    sbom,
+)
 from lifegate.cli.options import err_console
 from lifegate.core.errors import LifegateError
 
@@ -22,7 +34,8 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for module in (init, keys, catalog, ledger, attest, report, gates, model, approval, retire):
+for module in (init, keys, catalog, ledger, attest, report, gates, model, approval, retire,
+               sbom):
     for command in module.COMMANDS:
         cli.add_command(command)
 

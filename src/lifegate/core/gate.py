@@ -42,6 +42,7 @@ GATES: dict[str, str] = {
     "LG-SCAN": "lifegate.gates.scan:ScanGate",
     "LG-SIGN": "lifegate.gates.signing:SignGate",
     "LG-VERIFY": "lifegate.gates.verify:VerifyGate",
+    "LG-SBOM": "lifegate.gates.sbom:SbomGate",
     "LG-DISCLOSE": "lifegate.gates.disclosure:DisclosureGate",
     "LG-APPROVE": "lifegate.gates.approval:ApprovalGate",
     "LG-RETIRE": "lifegate.gates.retirement:RetireGate",

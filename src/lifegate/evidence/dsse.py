@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from lifegate.core.errors import LedgerTamperedError
+from lifegate.core.errors import EvidenceError, LedgerTamperedError, SignatureError
 from lifegate.evidence.keys import Signer, verify_signature
 
-__all__ = ["PAYLOAD_TYPE", "canonical", "decode_payload", "envelope", "pae", "signed_by_trusted"]
+__all__ = ["PAYLOAD_TYPE", "canonical", "decode_payload", "envelope", "pae", "read_signed",
+           "signed_by_trusted"]
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 
@@ -59,3 +61,24 @@ def signed_by_trusted(env: dict[str, Any], trusted: dict[str, ec.EllipticCurvePu
     except (KeyError, TypeError, ValueError, AttributeError):
         return False
     return any(key is not None and verify_signature(key, sig, message) for key, sig in sigs)
+
+
+def read_signed(path: Path, trusted: dict[str, ec.EllipticCurvePublicKey], predicate_type: str,
+                what: str, missing_fix: str | None = None) -> dict[str, Any]:
+    """The statement in a DSSE file, if it is a ``what`` signed by a trusted key. Unreadable
+    or foreign input is an EvidenceError; a missing or wrong signature a SignatureError."""
+    try:
+        env = json.loads(path.read_text())
+        stmt = decode_payload(env, str(path))
+    except FileNotFoundError:
+        raise EvidenceError(f"{what} not found: {path}", where=str(path),
+                            fix=missing_fix) from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise EvidenceError(f"{path} is not a {what}: {exc}", where=str(path)) from None
+    if stmt.get("predicateType") != predicate_type:
+        raise EvidenceError(f"{path} is not a {what}", where=str(path))
+    if not signed_by_trusted(env, trusted):
+        raise SignatureError(f"{what} {path} is not signed by a trusted key", where=str(path),
+                             fix="it was altered, or signed with a key the policy does not "
+                             "trust")
+    return stmt

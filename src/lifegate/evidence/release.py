@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lifegate.core.errors import EvidenceError, SignatureError
+from lifegate.core.errors import EvidenceError
 from lifegate.core.hashing import sha256_file
-from lifegate.evidence.dsse import decode_payload, envelope, signed_by_trusted
+from lifegate.evidence.dsse import envelope, read_signed
 from lifegate.evidence.keys import Signer
 from lifegate.evidence.statement import PredicateType, statement
 
@@ -69,23 +69,13 @@ def write_manifest(path: Path, manifest: ReleaseManifest, signer: Signer) -> str
 
 def read_manifest(path: Path, trusted: dict[str, ec.EllipticCurvePublicKey]) -> ReleaseManifest:
     """Read and verify: bad input is an EvidenceError, a bad signature a SignatureError."""
+    stmt = read_signed(path, trusted, PredicateType.RELEASE, "lifegate release manifest",
+                       missing_fix="sign the model with `lifegate sign`, which writes it")
     try:
-        env = json.loads(path.read_text())
-        stmt = decode_payload(env, str(path))
-        manifest = ReleaseManifest.model_validate(stmt["predicate"])
-    except FileNotFoundError:
-        raise EvidenceError(f"release manifest not found: {path}", where=str(path),
-                            fix="sign the model with `lifegate sign`, which writes it") from None
-    except (OSError, ValueError, KeyError, ValidationError) as exc:
+        return ReleaseManifest.model_validate(stmt["predicate"])
+    except (KeyError, ValidationError) as exc:
         raise EvidenceError(f"{path} is not a lifegate release manifest: {exc}",
                             where=str(path)) from None
-    if stmt.get("predicateType") != PredicateType.RELEASE:
-        raise EvidenceError(f"{path} is not a lifegate release manifest", where=str(path))
-    if signed_by_trusted(env, trusted):
-        return manifest
-    raise SignatureError(f"release manifest {path} is not signed by a trusted key",
-                         where=str(path), fix="it was altered, or signed with a key the "
-                         "policy does not trust; re-sign the release")
 
 
 def add_entry(path: Path, kind: str, artifact: Path, signer: Signer,

@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from lifegate.core.errors import EvidenceError, SignatureError
 from lifegate.core.hashing import sha256_file
 from lifegate.core.model import Evidence, Subject
-from lifegate.evidence.dsse import decode_payload, envelope, signed_by_trusted
+from lifegate.evidence.dsse import envelope, read_signed
 from lifegate.evidence.statement import PredicateType, statement
 from lifegate.gates._retire_ops import LIMITS
 
@@ -93,21 +92,9 @@ def _write(path: Path, text: str) -> None:
 def verify_certificate(path: Path, trusted: dict[str, ec.EllipticCurvePublicKey]
                        ) -> dict[str, Any]:
     """The certificate's facts, if it is signed by a trusted key; else SignatureError."""
-    try:
-        env = json.loads(path.read_text())
-        stmt = decode_payload(env, str(path))
-    except FileNotFoundError:
-        raise EvidenceError(f"certificate not found: {path}", where=str(path)) from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EvidenceError(f"{path} is not a disposal certificate: {exc}",
-                            where=str(path)) from None
-    if stmt.get("predicateType") != PredicateType.DISPOSAL_CERTIFICATE:
-        raise EvidenceError(f"{path} is not a disposal certificate", where=str(path))
-    if signed_by_trusted(env, trusted):
-        predicate: dict[str, Any] = stmt["predicate"]
-        return predicate
-    raise SignatureError(f"disposal certificate {path} is not signed by a trusted key",
-                         where=str(path), fix="it was altered, or issued under another key")
+    stmt = read_signed(path, trusted, PredicateType.DISPOSAL_CERTIFICATE, "disposal certificate")
+    predicate: dict[str, Any] = stmt["predicate"]
+    return predicate
 
 
 def _rows(p: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
