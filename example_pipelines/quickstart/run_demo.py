@@ -40,11 +40,60 @@ def train() -> None:
             sums[label] = [a + v for a, v in zip(acc, values, strict=True)]
             counts[label] = counts.get(label, 0) + 1
     centroids = {k: [round(v / counts[k], 4) for v in s] for k, s in sorted(sums.items())}
+    (OUT / "metrics.json").write_text(json.dumps({"accuracy": accuracy(centroids)}) + "\n")
     model_dir = OUT / "models" / "classifier"
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "centroids.json").write_text(
         json.dumps({"model": "nearest-centroid", "centroids": centroids}, indent=2) + "\n")
     print(f"trained nearest-centroid on {sum(counts.values())} rows")
+
+
+def accuracy(centroids: dict[str, list[float]]) -> float:
+    """Share of training rows whose nearest centroid is their own species."""
+    right = total = 0
+    with (OUT / "data" / "iris.csv").open() as f:
+        for row in csv.DictReader(f):
+            label = row.pop("species")
+            x = [float(v) for v in row.values()]
+            best = min(centroids, key=lambda k: sum((a - b) ** 2 for a, b in
+                                                    zip(centroids[k], x, strict=True)))
+            right, total = right + (best == label), total + 1
+    return round(right / total, 4)
+
+
+def people() -> None:
+    """The approvers' own keys: bob (system operator) and carol (data custodian)."""
+    from lifegate.evidence.keys import generate_keypair
+
+    for name in ("bob", "carol"):
+        generate_keypair(OUT / "people", name)
+
+
+def release() -> None:
+    """ML-BOM, end-user notice, and a signed human approval of exactly this release."""
+    lifegate("sbom")
+    lifegate("disclose", "--metrics", "metrics.json")
+    lifegate("approval", "request", "models/classifier", "--by", "alice")
+    lifegate("approval", "check", expect=1)  # nobody has approved yet: the gate is closed
+    lifegate("approve", "models/classifier", "--by", "bob", "--key", "people/bob.key",
+             "--comment", "notice, ML-BOM and evaluation reviewed")
+    lifegate("approval", "check")
+
+
+def retire() -> None:
+    """End of life: plan every copy, a data custodian approves, dispose, certificate."""
+    shutil.copy(OUT / "data" / "iris.csv", OUT / "data" / "iris-backup.csv")  # a stray copy
+    lifegate("retire", "plan", "--model", "models/classifier", "--root", "models",
+             "--root", "data", "--root", "conf", "--root", "disclosure")
+    lifegate("retire", "request", "retirement.yaml", "--by", "alice")
+    lifegate("retire", "approve", "retirement.yaml", "--by", "carol", "--key",
+             "people/carol.key", "--comment", "all copies listed; nothing under legal hold")
+    lifegate("retire", "execute", "retirement.yaml")  # dry run: shows, touches nothing
+    lifegate("retire", "execute", "retirement.yaml", "--execute")
+    certs = sorted((OUT / ".lifegate" / "retirement").rglob("disposal-certificate.json"))
+    lifegate("retire", "verify-certificate", str(certs[-1].relative_to(OUT)))
+    lifegate("verify", "models/classifier", expect=1)  # gone, and its release revoked
+    print(f"disposal certificate: {certs[-1].with_suffix('.html')}")
 
 
 def main() -> None:
@@ -57,6 +106,7 @@ def main() -> None:
     tm.write_text("\n".join(f"reviewed: {today}" if line.startswith("reviewed:") else line
                             for line in tm.read_text().splitlines()) + "\n")
     lifegate("keys", "generate")
+    people()
     lifegate("threat-model", "check")
     train()
     lifegate("inventory")
@@ -70,10 +120,9 @@ def main() -> None:
     lifegate("verify", "models/classifier", expect=1)
     model.write_bytes(released)
     lifegate("verify", "models/classifier")
+    release()
     lifegate("attest", "5.1.1-1", "--by", "alice", "--role", "developer", "--statement",
              "AI security training module completed by the team on " + today)
-    lifegate("na", "5.2.2-4", "--by", "bob", "--reason",
-             "the demo system exposes no API; it is evaluated offline only")
     # A change after training is caught: the inventory reports it, and it is recorded.
     with (OUT / "conf" / "training.yaml").open("a") as f:
         f.write("# tuned after review\n")
@@ -86,6 +135,7 @@ def main() -> None:
     # Exit 1 is expected: the demo evidences only a few provisions, and the report says which
     # required ones are still missing.
     lifegate("report", "--out", "report", expect=1)
+    retire()
     print(f"\ndemo done. Conformity report: {OUT / 'report' / 'conformity.html'}")
     print(f"(also conformity.json, .md, .junit.xml and .sarif in {OUT / 'report'})")
 

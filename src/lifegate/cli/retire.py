@@ -43,6 +43,9 @@ def plan_cmd(policy: Policy, model: str | None, roots: tuple[str, ...], dvc_repo
     plan = generate_plan(policy, model=model, roots=list(roots), dvc=dvc)
     write_plan(plan, out)
     files = sum(len(a.files) for a in plan.assets)
+    for path in plan.excluded:
+        console.print(f"outside the roots, left out (add a --root to include it): {path}",
+                      markup=False)
     console.print(f"wrote {out}: {len(plan.assets)} assets, {files} files, digest "
                   f"{plan.digest()[:12]}. Edit actions if needed, then `lifegate retire "
                   f"request {out}`.", markup=False)

@@ -91,6 +91,7 @@ class Plan(_Strict):
     search: list[str] = Field(default_factory=list)  # where absence is verified (plus roots)
     dvc: DvcSource | None = None
     assets: list[Asset] = Field(min_length=1)
+    excluded: list[str] = Field(default_factory=list)  # found, outside the roots: untouched
 
     @model_validator(mode="after")
     def _unique(self) -> Plan:
@@ -224,13 +225,20 @@ def generate_plan(policy: Policy, *, model: str | None, roots: list[str],
                   dvc: DvcSource | None = None, action: str = "dispose") -> Plan:
     """A plan that disposes every asset the inventory and the release name, plus their DVC
     cache and remote copies; people then edit actions (transfer, retain) and approve it."""
+    from lifegate.gates._retire_ops import inside
+
     assets: list[Asset] = []
     seen: set[str] = set()
+    excluded: list[str] = []
+    real_roots = [Path(os.path.realpath(policy.resolve(r))) for r in roots]
     for kind, p in _candidates(policy, model):
         path = policy.resolve(p)
         if str(path) in seen:
             continue
         seen.add(str(path))
+        if not inside(path, real_roots):
+            excluded.append(_rel(policy, path))
+            continue
         assets.append(Asset(id=f"{kind}-{len(assets) + 1}", kind=kind,  # type: ignore[arg-type]
                             path=_rel(policy, path), action=action,  # type: ignore[arg-type]
                             files=digest_files(path)))
@@ -242,6 +250,7 @@ def generate_plan(policy: Policy, *, model: str | None, roots: list[str],
     if dvc is not None:
         assets += _dvc_assets(policy, dvc, wanted)
     assets += _copies(policy, roots, wanted, {policy.resolve(a.path) for a in assets})
-    return Plan(system=policy.system.name, model=model, roots=roots, dvc=dvc, assets=assets)
+    return Plan(system=policy.system.name, model=model, roots=roots, dvc=dvc, assets=assets,
+                excluded=excluded)
 
 
