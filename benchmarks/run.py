@@ -33,7 +33,7 @@ from _common import FULL, QUICK, Row, Section, Sizes, make_key
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 SECTIONS = ("ledger_append", "ledger_verify", "conformity_report", "inventory_hashing",
-            "signing", "scan", "sbom")
+            "signing", "scan", "sbom", "data")
 
 
 def section_list(value: str) -> tuple[str, ...]:
@@ -94,6 +94,7 @@ def _appends(folder: Path, key: Path, sizes: Sizes, pg_url: str | None) -> Secti
 
 
 def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
+    from _data import data_bench
     from _hashing import hashing_bench
     from _report import report_bench
     from _sbom import sbom_bench
@@ -116,6 +117,7 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
             "signing": lambda: signing_bench(folder, sizes),
             "scan": lambda: scan_bench(folder, key, sizes),
             "sbom": lambda: sbom_bench(folder, sizes),
+            "data": lambda: data_bench(folder, args.quick),
         }
         for name in args.only:
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)

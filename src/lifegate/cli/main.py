@@ -12,6 +12,7 @@ from lifegate.cli import (
     approval,
     attest,
     catalog,
+    data,
     gates,
     init,
     keys,
@@ -35,7 +36,7 @@ def cli(verbose: int) -> None:
 
 
 for module in (init, keys, catalog, ledger, attest, report, gates, model, approval, retire,
-               sbom):
+               sbom, data):
     for command in module.COMMANDS:
         cli.add_command(command)
 
