@@ -212,3 +212,17 @@ def load_policy(
     policy._base_dir = (base_dir or (file.parent if file else Path.cwd())).resolve()
     policy._source = str(file) if file else "<defaults>"
     return policy
+
+
+def policy_from_data(data: dict[str, Any], *, source: Path, base_dir: Path,
+                     node: Any = None) -> Policy:
+    """A policy from a platform's already-parsed config (e.g. Kedro's ``lifegate.yml``), with
+    the same ``LIFEGATE_*`` environment precedence as :func:`load_policy`."""
+    data = dict(data)
+    for env, keys in _ENV.items():
+        if os.environ.get(env):
+            _set(data, keys, os.environ[env])
+    policy = validate(Policy, data, source, node)
+    policy._base_dir = base_dir.resolve()
+    policy._source = str(source)
+    return policy

@@ -1,0 +1,1 @@
+"""An iris classifier pipeline in Kedro, governed by lifegate through its hooks."""

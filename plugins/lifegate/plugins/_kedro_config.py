@@ -1,0 +1,206 @@
+"""``conf/<env>/lifegate.yml``: a lifegate policy plus a ``kedro:`` section that says which
+gates run at which hook, read through the project's Kedro config loader.
+
+The file holds the same keys as ``lifegate.yaml`` (system, roles, phases, gates, keys, ledger,
+conformity, waivers), translated into the same :class:`~lifegate.core.Policy`; relative paths
+are relative to the project folder. Unknown keys are errors that name the file and the key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lifegate.core.errors import ConfigError
+from lifegate.core.policy import Policy
+
+__all__ = ["CONFIG_KEY", "CONFIG_PATTERNS", "DatasetRule", "KedroSection", "LifegateConfig",
+           "ModelRule", "config_files", "load_config", "with_settings"]
+
+CONFIG_KEY = "lifegate"
+CONFIG_PATTERNS = ["lifegate*", "lifegate*/**"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Rule(_Strict):
+    match: str = Field(min_length=1, description="dataset name or glob pattern (fnmatch)")
+    settings: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="gate id -> settings that override the policy's "
+        "gates.<id>.settings for datasets this rule matches")
+
+    def matches(self, dataset: str) -> bool:
+        return dataset == self.match or fnmatch.fnmatchcase(dataset, self.match)
+
+
+class DatasetRule(_Rule):
+    """Gates run after a matching dataset is loaded (default: LG-DATA)."""
+
+    gates: list[str] = Field(default_factory=lambda: ["LG-DATA"])
+
+
+class ModelRule(_Rule):
+    """A model dataset: checked before it is loaded, released after the pipeline runs."""
+
+    before_load: list[str] = Field(default_factory=lambda: ["LG-VERIFY", "LG-SCAN"])
+    before_load_same_run: list[str] = Field(
+        default_factory=lambda: ["LG-SCAN"], description="gates before loading a model this "
+        "same run saved (it has no release yet: it is signed after the run)")
+    after_run: list[str] = Field(default_factory=lambda: ["LG-SCAN", "LG-SIGN"],
+                                 description="run in this order when the run saved the model")
+
+
+class KedroSection(_Strict):
+    enabled: bool = True
+    before_pipeline: list[str] | None = Field(
+        default=None, description="gates before any node runs; default: the policy's "
+        "secure-design phase")
+    datasets: list[DatasetRule] = Field(default_factory=list)
+    models: list[ModelRule] = Field(default_factory=list)
+    record_errors: bool = Field(default=True, description="record a failed run in the ledger")
+
+
+class _KedroPart(_Strict):
+    kedro: KedroSection
+
+
+@dataclass(frozen=True)
+class LifegateConfig:
+    policy: Policy
+    kedro: KedroSection
+    files: tuple[Path, ...]
+    env: str
+
+    def pre_run_gates(self) -> list[str]:
+        from lifegate.core.model import Phase
+
+        configured = self.kedro.before_pipeline
+        return list(configured if configured is not None
+                    else self.policy.phases.get(Phase.DESIGN, []))
+
+    def dataset_rules(self, name: str) -> list[DatasetRule]:
+        return [r for r in self.kedro.datasets if r.matches(name)]
+
+    def model_rule(self, name: str) -> ModelRule | None:
+        return next((r for r in self.kedro.models if r.matches(name)), None)
+
+    def uses(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each gate the hooks may run, with a rule's settings overrides."""
+        used: list[tuple[str, dict[str, Any]]] = [(g, {}) for g in self.pre_run_gates()]
+        for d in self.kedro.datasets:
+            used += [(g, d.settings.get(g, {})) for g in d.gates]
+        for m in self.kedro.models:
+            ids = dict.fromkeys([*m.before_load, *m.before_load_same_run, *m.after_run])
+            used += [(g, m.settings.get(g, {})) for g in ids]
+        return used
+
+
+def with_settings(policy: Policy, gate_id: str, overrides: dict[str, Any]) -> Policy:
+    """The policy with ``overrides`` merged into ``gates.<gate_id>.settings``."""
+    if not overrides:
+        return policy
+    from lifegate.core.policy import GateConfig
+
+    merged = policy.model_copy(deep=True)
+    cfg = merged.gates.setdefault(gate_id, GateConfig())
+    cfg.settings = {**cfg.settings, **overrides}
+    return merged
+
+
+def _check_settings(config: LifegateConfig) -> None:
+    """Build every gate the hooks may run, so bad settings fail before the run starts."""
+    from lifegate.core.gate import load_gate
+
+    for gate_id, overrides in config.uses():
+        load_gate(gate_id, with_settings(config.policy, gate_id, overrides))
+
+
+def config_files(conf_source: Path, envs: list[str]) -> list[Path]:
+    """The ``lifegate*.yml``/``.yaml``/``.json`` files of the given environments, in order."""
+    found: list[Path] = []
+    for env in dict.fromkeys(envs):
+        folder = conf_source / env
+        for pattern in CONFIG_PATTERNS:
+            found += sorted(p for p in folder.glob(pattern) if p.is_file()
+                            and p.suffix in (".yml", ".yaml", ".json") and p not in found)
+    return found
+
+
+def _label(files: list[Path], project: Path) -> Path:
+    names = []
+    for f in files:
+        try:
+            names.append(f.relative_to(project).as_posix())
+        except ValueError:
+            names.append(str(f))
+    return Path(" + ".join(names))
+
+
+def _build(data: dict[str, Any], label: Path, project: Path, node: Any
+           ) -> tuple[Policy, KedroSection]:
+    from lifegate.core._yamlio import validate
+    from lifegate.core.policy import policy_from_data
+
+    policy_data = {k: v for k, v in data.items() if k != "kedro"}
+    kedro = validate(_KedroPart, {"kedro": data.get("kedro") or {}}, label, node).kedro
+    policy = policy_from_data(policy_data, source=label, base_dir=project, node=node)
+    _check_gate_ids(kedro, policy, label)
+    return policy, kedro
+
+
+def _validate(data: dict[str, Any], files: list[Path], project: Path
+              ) -> tuple[Policy, KedroSection]:
+    """Validate; on an error in a single YAML file, validate again to name the line."""
+    from lifegate.core._yamlio import read_yaml
+
+    label = _label(files, project)
+    try:
+        return _build(data, label, project, None)
+    except ConfigError:
+        if len(files) != 1 or files[0].suffix == ".json":
+            raise
+    return _build(data, label, project, read_yaml(files[0])[1])
+
+
+def _check_gate_ids(kedro: KedroSection, policy: Policy, label: Path) -> None:
+    from lifegate.core.gate import GATES
+
+    named = [("kedro.before_pipeline", g) for g in kedro.before_pipeline or []]
+    for i, d in enumerate(kedro.datasets):
+        named += [(f"kedro.datasets.{i}.gates", g) for g in d.gates]
+        named += [(f"kedro.datasets.{i}.settings", g) for g in d.settings]
+    for i, m in enumerate(kedro.models):
+        for key in ("before_load", "before_load_same_run", "after_run", "settings"):
+            named += [(f"kedro.models.{i}.{key}", g) for g in getattr(m, key)]
+    named += [(f"phases.{phase.value}", g) for phase, ids in policy.phases.items() for g in ids]
+    unknown = [f"'{key}': {gate!r}" for key, gate in named if gate not in GATES]
+    if unknown:
+        raise ConfigError(f"{label} names unknown gates: {'; '.join(unknown)}", where=str(label),
+                          fix=f"use gate ids of this lifegate: {', '.join(sorted(GATES))}")
+
+
+def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
+    """Read ``lifegate*.yml`` through the project's config loader; None when there is none."""
+    conf_source = Path(getattr(config_loader, "conf_source", project / "conf"))
+    if not conf_source.is_absolute():
+        conf_source = project / conf_source
+    base = getattr(config_loader, "base_env", None) or "base"
+    run_env = getattr(config_loader, "env", None) or \
+        getattr(config_loader, "default_run_env", None) or "local"
+    files = config_files(conf_source, [base, run_env])
+    if not files:
+        return None
+    config_loader.config_patterns.setdefault(CONFIG_KEY, CONFIG_PATTERNS)
+    data = config_loader[CONFIG_KEY]
+    if not isinstance(data, dict):
+        raise ConfigError(f"{files[0]} must be a mapping of keys", where=str(files[0]))
+    policy, kedro = _validate(data, files, project)
+    config = LifegateConfig(policy=policy, kedro=kedro, files=tuple(files), env=run_env)
+    _check_settings(config)
+    return config
