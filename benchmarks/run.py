@@ -33,7 +33,7 @@ from _common import FULL, QUICK, Row, Section, Sizes, make_key
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 SECTIONS = ("ledger_append", "ledger_verify", "conformity_report", "inventory_hashing",
-            "signing", "scan", "sbom", "data")
+            "signing", "scan", "data", "sbom", "kedro", "airflow", "dvc")
 
 
 def section_list(value: str) -> tuple[str, ...]:
@@ -94,8 +94,11 @@ def _appends(folder: Path, key: Path, sizes: Sizes, pg_url: str | None) -> Secti
 
 
 def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
+    from _airflow import airflow_bench
     from _data import data_bench
+    from _dvc import dvc_bench
     from _hashing import hashing_bench
+    from _kedro import kedro_bench
     from _report import report_bench
     from _sbom import sbom_bench
     from _scan import scan_bench
@@ -116,8 +119,11 @@ def run_all(args: argparse.Namespace) -> tuple[dict[str, Any], list[Row]]:
             "inventory_hashing": lambda: hashing_bench(folder, key, sizes),
             "signing": lambda: signing_bench(folder, sizes),
             "scan": lambda: scan_bench(folder, key, sizes),
-            "sbom": lambda: sbom_bench(folder, sizes),
+            "dvc": lambda: dvc_bench(folder, args.quick),
             "data": lambda: data_bench(folder, args.quick),
+            "sbom": lambda: sbom_bench(folder, sizes),
+            "kedro": lambda: kedro_bench(folder, args.quick),
+            "airflow": lambda: airflow_bench(folder, args.quick),
         }
         for name in args.only:
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)

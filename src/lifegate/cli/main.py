@@ -13,6 +13,7 @@ from lifegate.cli import (
     attest,
     catalog,
     data,
+    dvc,
     gates,
     init,
     keys,
@@ -35,8 +36,8 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-for module in (init, keys, catalog, ledger, attest, report, gates, model, approval, retire,
-               sbom, data):
+for module in (init, keys, catalog, ledger, attest, report, gates, model, data, approval,
+               sbom, retire, dvc):
     for command in module.COMMANDS:
         cli.add_command(command)
 

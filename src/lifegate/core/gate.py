@@ -43,11 +43,12 @@ GATES: dict[str, str] = {
     "LG-SIGN": "lifegate.gates.signing:SignGate",
     "LG-VERIFY": "lifegate.gates.verify:VerifyGate",
     "LG-SBOM": "lifegate.gates.sbom:SbomGate",
-    "LG-DATA": "lifegate.gates.data_validation:DataValidationGate",
-    "LG-DRIFT": "lifegate.gates.drift:DriftGate",
     "LG-DISCLOSE": "lifegate.gates.disclosure:DisclosureGate",
     "LG-APPROVE": "lifegate.gates.approval:ApprovalGate",
+    "LG-DATA": "lifegate.gates.data_validation:DataValidationGate",
+    "LG-DRIFT": "lifegate.gates.drift:DriftGate",
     "LG-RETIRE": "lifegate.gates.retirement:RetireGate",
+    "LG-RELEASE": "lifegate.plugins.dvc_release:ReleaseCheckGate",
 }
 
 

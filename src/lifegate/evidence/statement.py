@@ -33,6 +33,7 @@ class PredicateType(enum.StrEnum):
     RETIREMENT = f"{_BASE}/retirement/v1"  # the journal of a retirement run, step by step
     TRANSFER = f"{_BASE}/transfer/v1"
     DISPOSAL_CERTIFICATE = f"{_BASE}/disposal-certificate/v1"
+    PLATFORM_EVENT = f"{_BASE}/platform-event/v1"  # audit trail of a pipeline platform (5.4.2-1)
 
     @property
     def kind(self) -> str:
