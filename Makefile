@@ -20,7 +20,7 @@ export UV_COMPILE_BYTECODE := 1
 .PHONY: help venv demo test lint postgres-bin
 
 help:
-	@echo "make demo   run the quickstart pipeline and write its evidence and reports"
+	@echo "make demo   run the quickstart, Airflow, Kedro and DVC examples; evidence and reports"
 	@echo "make test   run the test suite (starts its own PostgreSQL server)"
 	@echo "make lint   ruff and mypy (not part of test)"
 
@@ -37,6 +37,9 @@ venv:
 
 demo: venv
 	$(VENV_PY) example_pipelines/quickstart/run_demo.py
+	$(VENV_PY) example_pipelines/airflow/run_demo.py
+	$(VENV_PY) example_pipelines/kedro/run_demo.py
+	$(VENV_PY) example_pipelines/dvc/run_demo.py
 
 # Internal: PostgreSQL server binaries for the ledger tests (the tests start their own server).
 postgres-bin:
@@ -53,5 +56,5 @@ test: venv postgres-bin
 	$(VENV_PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	.venv/bin/ruff check src plugins operators tests
+	.venv/bin/ruff check src plugins operators tests benchmarks example_pipelines
 	.venv/bin/mypy

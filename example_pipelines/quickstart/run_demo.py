@@ -69,6 +69,29 @@ def people() -> None:
         generate_keypair(OUT / "people", name)
 
 
+def data_checks() -> None:
+    """LG-DATA on the training data; LG-DRIFT catches a later batch whose petals grew."""
+    (OUT / "data" / "iris.suite.json").write_text(json.dumps({"name": "iris", "expectations": [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "species"}},
+        {"type": "expect_column_values_to_be_in_set", "kwargs": {
+            "column": "species", "value_set": ["setosa", "versicolor", "virginica"]}},
+        {"type": "expect_column_values_to_be_between", "kwargs": {
+            "column": "petal_length", "min_value": 0, "max_value": 10}}]}))
+    lifegate("validate", "data/iris.csv", "--suite", "data/iris.suite.json")
+    with (OUT / "data" / "iris.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        r["petal_length"] = f"{float(r['petal_length']) + 1.5:.1f}"
+    later = OUT / "monitoring" / "iris_later.csv"
+    later.parent.mkdir()
+    with later.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    lifegate("drift", "--reference", "data/iris.csv", "--current", "monitoring/iris_later.csv",
+             expect=1)
+
+
 def release() -> None:
     """ML-BOM, end-user notice, and a signed human approval of exactly this release."""
     lifegate("sbom")
@@ -110,6 +133,7 @@ def main() -> None:
     lifegate("threat-model", "check")
     train()
     lifegate("inventory")
+    data_checks()
     lifegate("scan", "models/classifier", "--sarif", "report/scan.sarif")
     lifegate("sign", "models/classifier")
     lifegate("verify", "models/classifier")
