@@ -18,6 +18,19 @@ _FIXES = {
 }
 
 
+def read_json(path: Path, what: str, fix: str | None = None) -> Any:
+    """Parse a JSON input file; a missing or malformed one is a ConfigError naming ``what``."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} file not found: {path}", where=str(path), fix=fix) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"cannot read the {what} {path}: {exc}", where=str(path),
+                          fix=fix) from None
+
+
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Parse ``path``; return the data and the node tree (for line numbers)."""
     try:

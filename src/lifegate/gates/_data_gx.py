@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lifegate.core._yamlio import read_json
 from lifegate.core.errors import ConfigError, EvidenceError
 from lifegate.gates._data_load import Dataset, check_columns
 
@@ -68,15 +69,8 @@ def expects_from_settings(items: list[dict[str, Any]], where: str) -> list[Expec
 def expects_from_suite(path: Path, warning_only: set[str]) -> tuple[str, list[Expect]]:
     """A GX ExpectationSuite JSON file. Ids: ``meta.lifegate_id``, then GX's ``id``, then
     derived. An expectation whose id or type is in ``warning_only`` does not block."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"expectation suite not found: {path}", where=str(path),
-                          fix="check gates.LG-DATA.settings.suite or --suite") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the expectation suite {path}: {exc}", where=str(path),
-                          fix="export the suite as JSON (ExpectationSuite.to_json_dict())"
-                          ) from None
+    data = read_json(path, "expectation suite", fix="check gates.LG-DATA.settings.suite or "
+                     "--suite; export a suite as JSON with ExpectationSuite.to_json_dict()")
     items = data.get("expectations") if isinstance(data, dict) else None
     if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(
             i.get("type"), str) for i in items):

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lifegate.core._yamlio import read_json
 from lifegate.core.errors import ConfigError, EvidenceError
 from lifegate.core.hashing import sha256_file
 from lifegate.core.policy import Policy
@@ -96,15 +97,8 @@ def _gate_fact(policy: Policy, gate_id: str, root: str | None) -> GateFact | Non
 
 def read_metrics(path: Path) -> dict[str, float]:
     """A JSON object of metric name -> number (e.g. written by the training step)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"metrics file not found: {path}", where=str(path),
-                          fix="write the evaluation metrics there, or unset metrics_file"
-                          ) from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read metrics file {path}: {exc}", where=str(path),
-                          fix="it must be a JSON object of metric name -> number") from None
+    data = read_json(path, "metrics", fix="write the evaluation metrics there as a JSON "
+                     "object of metric name -> number, or unset metrics_file")
     ok = isinstance(data, dict) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in data.values())
     if not ok or not data:

@@ -8,13 +8,13 @@ sections of the same file, so unknown top-level keys are left alone): ``model_ca
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lifegate.core._yamlio import read_json
 from lifegate.core.errors import ConfigError
 
 __all__ = ["ArtifactRef", "CardSections", "DatasetSpec", "MetricSpec", "StepSpec",
@@ -211,13 +211,7 @@ def _metric(m: MetricSpec) -> dict[str, Any]:
 
 def metrics_from_file(path: Path) -> list[MetricSpec]:
     """A metrics JSON file (DVC style: nested objects; leaves are numbers or texts)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"metrics file not found: {path}", where=str(path)) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"metrics file {path.name} is not JSON: {exc}",
-                          where=str(path)) from None
+    data = read_json(path, "metrics")
     if not isinstance(data, dict):
         raise ConfigError(f"metrics file {path.name} must hold a JSON object", where=str(path))
     out: list[MetricSpec] = []
@@ -251,13 +245,7 @@ def load_steps(path: Path) -> list[StepSpec]:
     """Formulation steps from JSON: ``{"steps": [...]}`` or a bare list (adapters write it)."""
     from pydantic import ValidationError
 
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"formulation file not found: {path}", where=str(path)) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"formulation file {path.name} is not JSON: {exc}",
-                          where=str(path)) from None
+    data = read_json(path, "formulation")
     try:
         return _Steps.model_validate(data if isinstance(data, dict) else {"steps": data}).steps
     except ValidationError as exc:
