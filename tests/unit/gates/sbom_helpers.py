@@ -6,12 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+import golden_files
 from lifegate.core import Policy, load_policy
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "sbom"
@@ -148,11 +148,5 @@ def normalised(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def assert_golden(name: str, doc: dict[str, Any]) -> None:
-    """Compare with tests/golden/sbom/<name>; LIFEGATE_REGEN_GOLDEN=1 rewrites it."""
     text = json.dumps(normalised(doc), indent=2, sort_keys=True) + "\n"
-    path = GOLDEN / name
-    if os.environ.get("LIFEGATE_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"missing golden file {path}: run with LIFEGATE_REGEN_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+    golden_files.assert_golden(GOLDEN / name, text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 import yaml
 from disclosure_helpers import DEMO_CARD, GOLDEN, card, signed_release, snapshot
 
+import golden_files
 from lifegate.core import Policy, Verdict, make_context, run_gate_by_id
 from lifegate.core.errors import ConfigError
 from lifegate.evidence.ledger import trusted_keys
@@ -69,14 +69,7 @@ def _doc(notice: ChangeNotice | None = None) -> Disclosure:
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/disclosure/<name>; LIFEGATE_REGEN_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    if os.environ.get("LIFEGATE_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-        return
-    assert path.is_file(), f"missing golden file {path}: run with LIFEGATE_REGEN_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+    golden_files.assert_golden(GOLDEN / name, text)
 
 
 @pytest.mark.parametrize(("kind", "name"), [("markdown", "disclosure.md"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import golden_files
 from lifegate.catalog import Modal
 from lifegate.core.errors import ConfigError, EvidenceError
 from lifegate.core.model import Finding, Phase, Severity
@@ -43,14 +43,7 @@ TITLES = {1: "Raise awareness", 2: "Design for security", 3: "Evaluate the threa
 
 
 def assert_golden(name: str, text: str) -> None:
-    """Compare with tests/golden/reports/<name>; LIFEGATE_REGEN_GOLDEN=1 rewrites it."""
-    path = GOLDEN / name
-    if os.environ.get("LIFEGATE_REGEN_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8", newline="\n")
-        return
-    assert path.is_file(), f"missing golden file {path}: run with LIFEGATE_REGEN_GOLDEN=1"
-    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+    golden_files.assert_golden(GOLDEN / name, text)
 
 
 def _ref(seq: int, gate: str | None, verdict: str | None, by: str | None = None,
