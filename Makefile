@@ -34,6 +34,9 @@ venv:
 	fi
 	@if command -v uv >/dev/null 2>&1; then uv sync --all-extras --frozen; \
 	else $(PYTHON) -m uv sync --all-extras --frozen; fi
+	@# lifegate itself is installed editable: compile it too (Airflow parses DAG files, and
+	@# thus imports lifegate.operators, in fresh processes all the time)
+	@$(VENV_PY) -m compileall -q src plugins operators >/dev/null
 
 demo: venv
 	$(VENV_PY) example_pipelines/quickstart/run_demo.py
