@@ -106,8 +106,9 @@ def release() -> None:
 def retire() -> None:
     """End of life: plan every copy, a data custodian approves, dispose, certificate."""
     shutil.copy(OUT / "data" / "iris.csv", OUT / "data" / "iris-backup.csv")  # a stray copy
+    # The end-user notice stays published (outside the roots, so the plan lists it as kept).
     lifegate("retire", "plan", "--model", "models/classifier", "--root", "models",
-             "--root", "data", "--root", "conf", "--root", "disclosure")
+             "--root", "data", "--root", "conf")
     lifegate("retire", "request", "retirement.yaml", "--by", "alice")
     lifegate("retire", "approve", "retirement.yaml", "--by", "carol", "--key",
              "people/carol.key", "--comment", "all copies listed; nothing under legal hold")
@@ -161,6 +162,7 @@ def main() -> None:
     lifegate("report", "--out", "report", expect=1)
     retire()
     print(f"\ndemo done. Conformity report: {OUT / 'report' / 'conformity.html'}")
+    print(f"End-user disclosure: {OUT / 'disclosure' / 'disclosure.html'}")
     print(f"(also conformity.json, .md, .junit.xml and .sarif in {OUT / 'report'})")
 
 
