@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from ledger_checks import assert_one_record_added, records
 from lifegate.core import GateRun, Policy, Verdict, load_policy, make_context, run_gate_by_id
 from lifegate.core.hashing import sha256_file
-from lifegate.evidence.ledger import open_ledger
 from lifegate.gates._data_gx import Expect, match_results
 
 EXPECTATIONS = [
@@ -250,18 +250,12 @@ def _kw_digest(suite: dict[str, Any], i: int) -> str:
 
 # -- bad input: the gate fails closed and earlier ledger records stay as they were ------------
 
-def _records(pol: Policy) -> list[tuple[int, str]]:
-    return [(e.seq, e.record_hash) for e in open_ledger(pol).entries()]
-
-
 def _fails_closed(pol: Policy, dataset: str = "train.csv", verdict: Verdict = Verdict.ERROR,
                   ) -> str:
-    before = _records(pol)
+    before = records(pol)
     r = run(pol, dataset)
     assert r.result.verdict is verdict
-    after = _records(pol)
-    assert after[:len(before)] == before and len(after) == len(before) + 1
-    open_ledger(pol).verify()
+    assert_one_record_added(pol, before)
     return " ".join(f.message for f in r.result.findings)
 
 

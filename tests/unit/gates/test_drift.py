@@ -13,8 +13,8 @@ import pytest
 import yaml
 from scipy import stats
 
+from ledger_checks import assert_one_record_added, records
 from lifegate.core import GateRun, Policy, Verdict, load_policy, make_context, run_gate_by_id
-from lifegate.evidence.ledger import open_ledger
 from lifegate.gates._data_drift import categorical_drift, ks_2samp_sorted, numeric_drift, psi
 
 
@@ -139,12 +139,10 @@ def test_psi_values() -> None:
 # -- bad input ---------------------------------------------------------------------------------
 
 def _fails_closed(pol: Policy, **paths: str) -> str:
-    before = [(e.seq, e.record_hash) for e in open_ledger(pol).entries()]
+    before = records(pol)
     r = run(pol, **paths)
     assert r.result.verdict is Verdict.ERROR
-    after = [(e.seq, e.record_hash) for e in open_ledger(pol).entries()]
-    assert after[:len(before)] == before and len(after) == len(before) + 1
-    open_ledger(pol).verify()
+    assert_one_record_added(pol, before)
     return " ".join(f.message for f in r.result.findings)
 
 

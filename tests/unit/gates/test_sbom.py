@@ -22,6 +22,7 @@ from sbom_helpers import (
     write_dist,
 )
 
+from ledger_checks import assert_one_record_added, records
 from lifegate.core import GateFailed, Policy, Verdict, make_context, run_gate_by_id
 from lifegate.core.hashing import sha256_file
 from lifegate.evidence.ledger import open_ledger
@@ -142,16 +143,13 @@ def test_formulation_from_an_adapter_file(project: Path, make) -> None:  # type:
 def assert_blocked_and_ledger_kept(policy: Policy, project: Path, match: str,
                                    verdict: Verdict = Verdict.ERROR) -> GateFailed:
     """The gate blocks; the records already in the ledger are unchanged; no BOM is left."""
-    led = open_ledger(policy)
-    before = [(e.seq, e.record_hash) for e in led.entries()]
+    before = records(policy)
     out = project / "models" / "clf.cdx.json"
     out.unlink(missing_ok=True)
     with pytest.raises(GateFailed, match=match) as exc:
         run_gate_by_id("LG-SBOM", policy)
     assert exc.value.result.verdict is verdict
-    after = [(e.seq, e.record_hash) for e in led.entries()]
-    assert after[:len(before)] == before and len(after) == len(before) + 1
-    led.verify()
+    assert_one_record_added(policy, before)
     return exc.value
 
 
