@@ -9,6 +9,7 @@ are relative to the project folder. Unknown keys are errors that name the file a
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from lifegate.core.errors import ConfigError
 from lifegate.core.policy import Policy
 
 __all__ = ["CONFIG_KEY", "CONFIG_PATTERNS", "DatasetRule", "KedroSection", "LifegateConfig",
-           "ModelRule", "config_files", "load_config", "with_settings"]
+           "ModelRule", "config_files", "load_config", "read_plain", "with_settings"]
 
 CONFIG_KEY = "lifegate"
 CONFIG_PATTERNS = ["lifegate*", "lifegate*/**"]
@@ -185,6 +186,83 @@ def _check_gate_ids(kedro: KedroSection, policy: Policy, label: Path) -> None:
                           fix=f"use gate ids of this lifegate: {', '.join(sorted(GATES))}")
 
 
+def read_plain(config_loader: Any, conf_source: Path, base: str, run_env: str
+               ) -> dict[str, Any] | None:
+    """The merged ``lifegate*`` config as Kedro's ``OmegaConfigLoader`` would return it, read
+    directly; None when only the loader itself can say (interpolations or resolvers, a
+    ``lifegate*`` folder, another loader or merge strategy, a key set on the loader, anything
+    it would reject), and then the caller asks the loader.
+
+    This is the common case, a plain file or two, and it keeps a run's fixed cost low: the loader
+    spends a few milliseconds building and resolving OmegaConf nodes for them.
+    """
+    if type(config_loader).__name__ != "OmegaConfigLoader" \
+            or getattr(config_loader, "_protocol", None) != "file" \
+            or config_loader.merge_strategy.get(CONFIG_KEY, "destructive") != "destructive" \
+            or CONFIG_KEY in getattr(config_loader, "data", {}):
+        return None
+    merged: dict[str, Any] = {}
+    for env in dict.fromkeys([base, run_env]):
+        if any(p.is_dir() for p in (conf_source / env).glob("lifegate*")):
+            return None
+        env_data: dict[str, Any] = {}
+        for path in config_files(conf_source, [env]):
+            loaded = _plain_file(path)
+            if loaded is None or env_data.keys() & {k for k in loaded if not k.startswith("_")}:
+                return None  # duplicates: the loader's own error names both files
+            env_data.update(loaded)
+        merged.update(env_data)
+    return {k: v for k, v in merged.items() if not k.startswith("_")}
+
+
+def _plain_file(path: Path) -> dict[str, Any] | None:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    if "${" in text:
+        return None
+    try:
+        data = yaml.load(text, Loader=_omegaconf_yaml())  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError:
+        return None
+    if not isinstance(data, dict) or not _plain(data):
+        return None
+    return data
+
+
+@functools.cache
+def _omegaconf_yaml() -> Any:
+    """A C-accelerated safe loader that reads scalars as OmegaConf's own loader does (its float
+    and no-timestamp resolvers), and rejects duplicate keys as it does."""
+    import yaml
+    from omegaconf._utils import get_yaml_loader
+
+    omegaconf = get_yaml_loader()
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc, valid-type]
+        yaml_implicit_resolvers = omegaconf.yaml_implicit_resolvers
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            keys = [k.value for k, _ in node.value
+                    if k.tag == yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG]
+            if len(keys) != len(set(keys)):
+                raise yaml.constructor.ConstructorError(None, None, "duplicate key",
+                                                        node.start_mark)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
+def _plain(value: Any) -> bool:
+    """Only the value types OmegaConf keeps as they are (so its result would be equal)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
     """Read ``lifegate*.yml`` through the project's config loader; None when there is none."""
     conf_source = Path(getattr(config_loader, "conf_source", project / "conf"))
@@ -196,8 +274,10 @@ def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
     files = config_files(conf_source, [base, run_env])
     if not files:
         return None
-    config_loader.config_patterns.setdefault(CONFIG_KEY, CONFIG_PATTERNS)
-    data = config_loader[CONFIG_KEY]
+    data = read_plain(config_loader, conf_source, base, run_env)
+    if data is None:
+        config_loader.config_patterns.setdefault(CONFIG_KEY, CONFIG_PATTERNS)
+        data = config_loader[CONFIG_KEY]
     if not isinstance(data, dict):
         raise ConfigError(f"{files[0]} must be a mapping of keys", where=str(files[0]))
     policy, kedro = _validate(data, files, project)
