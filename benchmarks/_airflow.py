@@ -99,7 +99,7 @@ def airflow_bench(folder: Path, quick: bool) -> Section:
            "AIRFLOW__LIFEGATE__ENFORCE_DAG_POLICY": "False",  # opt-in; off by default
            "LIFEGATE_EXAMPLE_HOME": str(DAGS.parent / "project")}
     paths = _variants(folder)
-    runs = 3 if quick else 7
+    runs = 3 if quick else 15
     times: dict[str, list[float]] = {name: [] for name in paths}
     heavy: dict[str, set[str]] = {name: set() for name in paths}
     for i in range(runs):

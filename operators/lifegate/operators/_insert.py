@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG, BaseOperator
@@ -25,14 +25,17 @@ __all__ = ["DEFAULT_PLACEMENTS", "GatePlacement", "insert_gates", "policy_phases
 Position = Literal["before", "after"]
 
 
-@dataclass(frozen=True)
-class GatePlacement:
-    """Where a gate goes: ``position`` ("before"/"after") the tasks of lifecycle ``step``."""
+class GatePlacement(NamedTuple):
+    """Where a gate goes: ``position`` ("before"/"after") the tasks of lifecycle ``step``.
+
+    (A NamedTuple, not a dataclass: building a dataclass costs most of this module's import,
+    and DAG files import it on every parse.)
+    """
 
     step: str
     position: Position = "after"
-    artifacts: Mapping[str, str] = field(default_factory=dict)
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: Mapping[str, str] = MappingProxyType({})
+    settings: Mapping[str, Any] = MappingProxyType({})
 
 
 # In chain order: gates at the same place run in the order they appear here.
@@ -67,21 +70,53 @@ def policy_phases(policy: str | Policy | None) -> dict[str, list[str]]:
     validated: DAG parsing stays cheap, and the gates validate the full policy when they run."""
     import os
 
-    import yaml
-
     if policy is not None and not isinstance(policy, str):
         return {p.value: list(ids) for p, ids in policy.phases.items()}
     path = policy or os.environ.get("LIFEGATE_POLICY") or "lifegate.yaml"
+    import yaml
+
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-        phases = data.get("phases") or {}
-        return {str(k): [str(g) for g in v] for k, v in phases.items()}
-    except (OSError, yaml.YAMLError, AttributeError, TypeError) as exc:
+            text = f.read()
+        found = _phases_node(text)
+        if found is None:
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+            found = {str(k): [str(g) for g in v] for k, v in (data.get("phases") or {}).items()}
+        return found
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError, TypeError) as exc:
         from lifegate.core.errors import ConfigError  # imports lifegate.core: only on error
 
         raise ConfigError(f"cannot read the phases of policy {path}: {exc}", where=str(path),
                           fix="check the path and the policy's `phases:` mapping") from None
+
+
+def _phases_node(text: str) -> dict[str, list[str]] | None:
+    """``phases`` from the YAML node tree, composed in C without typing any scalar: a third of
+    a full load of the policy, and DAG files pay it on every parse. None when the value is
+    anything but a mapping of lists of plain strings (the full load then decides)."""
+    import yaml
+
+    root = yaml.compose(text, Loader=getattr(yaml, "CBaseLoader", yaml.BaseLoader))
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    values = [v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "phases"
+              and k.tag == "tag:yaml.org,2002:str"]
+    if not values:
+        return {}
+    node = values[-1]
+    if isinstance(node, yaml.ScalarNode) and not node.style and \
+            node.value in ("", "~", "null", "Null", "NULL"):
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    phases: dict[str, list[str]] = {}
+    for key, ids in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.value == "<<" \
+                or not isinstance(ids, yaml.SequenceNode) \
+                or not all(isinstance(g, yaml.ScalarNode) for g in ids.value):
+            return None
+        phases[key.value] = [g.value for g in ids.value]
+    return phases
 
 
 def _required_gates(phases_of: dict[str, list[str]], phases: list[str] | None) -> list[str]:
