@@ -75,6 +75,10 @@ class ConformityReport(_Model):
         return not self.blocking
 
 
+# Provisions a platform's recorded events (the Airflow listener's audit trail) give evidence for.
+AUDIT_TRAIL_PROVISIONS = frozenset({"5.4.2-1"})
+
+
 class _Index:
     """One pass over the ledger: the latest of each kind of evidence per gate and provision."""
 
@@ -82,6 +86,7 @@ class _Index:
         self.gate_runs: dict[str, Entry] = {}
         self.attestations: dict[str, Entry] = {}
         self.not_applicable: dict[str, Entry] = {}
+        self.platform_events: list[Entry] = []
         self.head = (0, "0" * 64)
         for e in entries:
             self.head = (e.seq, e.record_hash)
@@ -93,6 +98,8 @@ class _Index:
                 self.attestations[pred["provision"]] = e
             elif pred.get("system") == system and e.kind == PredicateType.NOT_APPLICABLE.kind:
                 self.not_applicable[pred["provision"]] = e
+            elif pred.get("system") == system and e.kind == PredicateType.PLATFORM_EVENT.kind:
+                self.platform_events.append(e)
         inv = self.gate_runs.get("LG-INV")
         self.current: dict[str, str] = inv.subjects if inv else {}
 
@@ -154,6 +161,17 @@ class _Evaluator:
         return Status.MET, "passed: " + ", ".join(
             f"{e.predicate['result']['gate_id']} (record #{e.seq})" for e in runs), findings
 
+    def _from_audit_trail(self) -> tuple[Status, str, list[Entry]]:
+        """Platform events (task and run outcomes a listener recorded) are the audit trail."""
+        events = self.index.platform_events
+        latest = events[-1]
+        platforms = sorted({str(e.predicate.get("platform")) for e in events})
+        if self.now - latest.recorded_at > self.max_age:
+            return Status.STALE, f"the latest platform event, record #{latest.seq}, is older " \
+                f"than {self.max_age.days} days", [latest]
+        return Status.MET, f"audit trail: {len(events)} platform events recorded from " \
+            f"{', '.join(platforms)}, latest record #{latest.seq}", [latest]
+
     def _from_people(self, pid: str) -> tuple[Status, str, list[Entry]]:
         att, na = self.index.attestations.get(pid), self.index.not_applicable.get(pid)
         if na and (att is None or na.seq > att.seq):
@@ -174,6 +192,9 @@ class _Evaluator:
         if runs:
             status, reason, findings = self._from_gates(prov.id, runs)
             refs = [_ref(e) for e in runs]
+        elif prov.id in AUDIT_TRAIL_PROVISIONS and self.index.platform_events:
+            status, reason, events = self._from_audit_trail()
+            refs = [_ref(e) for e in events]
         else:
             status, reason, people = self._from_people(prov.id)
             refs = [_ref(e) for e in people]

@@ -61,6 +61,12 @@ def test_reject_fails_the_release_and_is_recorded(dagbag: Any, project: Path,
     assert ("task-success", "ingest") in events
     assert ("task-failed", "approve_release") in events
     assert ("dag-run-failed", None) in events
+    from lifegate.core import load_policy
+    from lifegate.reports.conformity import evaluate
+
+    audit = next(p for p in evaluate(led.entries(), load_policy(project / "lifegate.yaml"))
+                 .provisions if p.id == "5.4.2-1")
+    assert audit.status.value == "met" and "from airflow" in audit.reason
 
 
 def test_requester_may_not_approve_their_own_release(dagbag: Any, project: Path) -> None:

@@ -124,3 +124,28 @@ def test_not_applicable_after_attestation_wins_and_vice_versa(ledger: Ledger) ->
     assert status(evaluate(ledger.entries(), policy()), "5.1.1-1") is Status.NOT_APPLICABLE
     attest(ledger, "5.1.1-1")
     assert status(evaluate(ledger.entries(), policy()), "5.1.1-1") is Status.ATTESTED
+
+
+def _platform_event(led: Ledger, system: str = "sys") -> None:
+    from lifegate.evidence.statement import statement, system_subject
+
+    led.append(statement([system_subject(system, "1")], PredicateType.PLATFORM_EVENT, {
+        "system": system, "platform": "airflow", "event": "task-success",
+        "refs": {"dag_id": "d", "run_id": "r", "task_id": "t"}, "detail": "",
+        "at": datetime.now(UTC).isoformat()}), PredicateType.PLATFORM_EVENT)
+
+
+def test_platform_events_are_the_audit_trail_of_5_4_2_1(ledger: Ledger) -> None:
+    assert status(evaluate(ledger.entries(), policy()), "5.4.2-1") is Status.MISSING
+    _platform_event(ledger, system="other-system")
+    assert status(evaluate(ledger.entries(), policy()), "5.4.2-1") is Status.MISSING
+    _platform_event(ledger)
+    _platform_event(ledger)
+    report = evaluate(ledger.entries(), policy())
+    row = next(p for p in report.provisions if p.id == "5.4.2-1")
+    assert row.status is Status.MET
+    assert "2 platform events recorded from airflow" in row.reason
+    assert [e.seq for e in row.evidence] == [list(ledger.entries())[-1].seq]
+    later = datetime.now(UTC) + timedelta(days=400)
+    assert status(evaluate(ledger.entries(), policy(), now=later), "5.4.2-1") is Status.STALE
+    assert status(evaluate(ledger.entries(), policy()), "5.4.2-2") is Status.MISSING
