@@ -123,6 +123,23 @@ def test_ks_matches_scipy() -> None:
     assert ks_2samp_sorted(ties, ties)[0] == 0.0
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 7, 64, 1 << 11])
+def test_ks_is_exact_across_chunk_boundaries(monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Runs of equal values and stretches of the other sample that cross a chunk's end."""
+    from lifegate.gates import _data_drift
+
+    monkeypatch.setattr(_data_drift, "CHUNK", chunk)
+    rng = np.random.default_rng(chunk)
+    samples = [(rng.integers(0, 6, 900), rng.integers(1, 8, 700)),
+               (rng.integers(0, 3, 300), rng.normal(size=1100).round(1)),
+               (rng.normal(size=50), rng.normal(3, 1, size=2000))]
+    for a, b in samples:
+        a, b = np.sort(a.astype(float)), np.sort(b.astype(float))
+        expected = stats.ks_2samp(a, b, method="asymp").statistic
+        assert ks_2samp_sorted(a, b)[0] == pytest.approx(expected, abs=1e-12)
+        assert ks_2samp_sorted(b, a)[0] == pytest.approx(expected, abs=1e-12)
+
+
 def test_psi_values() -> None:
     s = pd.Series(np.random.default_rng(0).normal(size=10_000))
     same = numeric_drift("x", s, s.copy(), 10)
