@@ -27,9 +27,8 @@ import pytest
 
 from lifegate.evidence.keys import KeyPair, Signer, load_public_key
 from lifegate.evidence.ledger import Ledger
-from lifegate.evidence.sql_store import SqlStore
 from lifegate.evidence.statement import PredicateType, statement, system_subject
-from lifegate.evidence.store import Record
+from lifegate.evidence.store import LedgerStore, Record, open_store
 
 WRITERS = 8
 PER_WRITER = 50
@@ -43,13 +42,13 @@ def writer_statement(writer: int, i: int) -> dict[str, Any]:
 
 def auditor(url: str, pair: KeyPair) -> Ledger:
     """A fresh reader that trusts only the test key and requires every record to be signed."""
-    return Ledger(SqlStore(url), trusted={pair.keyid: load_public_key(pair.public)},
+    return Ledger(open_store(url), trusted={pair.keyid: load_public_key(pair.public)},
                   require_signatures=True)
 
 
 def _append_worker(url: str, key: str, writer: int, n: int, barrier: Any, out: Any) -> None:
     """Child process: open the ledger, wait for the others, append n signed statements."""
-    ledger = Ledger(SqlStore(url), Signer.from_file(Path(key)))
+    ledger = Ledger(open_store(url), Signer.from_file(Path(key)))
     barrier.wait(timeout=120)
     seqs = [ledger.append(writer_statement(writer, i), PredicateType.ATTESTATION).seq
             for i in range(n)]
@@ -58,7 +57,7 @@ def _append_worker(url: str, key: str, writer: int, n: int, barrier: Any, out: A
 
 def _endless_worker(url: str, key: str, writer: int, ready: Any) -> None:
     """Child process: append until killed; say so after the first append."""
-    ledger = Ledger(SqlStore(url), Signer.from_file(Path(key)))
+    ledger = Ledger(open_store(url), Signer.from_file(Path(key)))
     ledger.append(writer_statement(writer, 0), PredicateType.ATTESTATION)
     ready.put(writer)
     i = 1
@@ -86,7 +85,7 @@ def _fail_if_dead(procs: list[BaseProcess]) -> None:
         pytest.fail(f"writer processes died: {dead} (their traceback is in the captured stderr)")
 
 
-def _wait_until_all_append(procs: list[BaseProcess], ready: Any, store: SqlStore,
+def _wait_until_all_append(procs: list[BaseProcess], ready: Any, store: LedgerStore,
                            more: int = 20) -> None:
     """Block until every writer has appended, then until `more` further records landed."""
     deadline = time.monotonic() + 120
@@ -159,13 +158,13 @@ def run_concurrent_writers(url: str, key: KeyPair) -> None:
 
 
 def run_killed_writers(url: str, key: KeyPair,
-                       count_and_top: Callable[[SqlStore], tuple[int, int]]) -> None:
+                       count_and_top: Callable[[LedgerStore], tuple[int, int]]) -> None:
     """Three writers SIGKILLed mid-append leave a verifiable ledger, no partial record, no lock.
 
     ``count_and_top(store)`` reads (row count, max seq) of the records table straight from the
     backend, with any backend-specific integrity check of its own.
     """
-    store = SqlStore(url)  # schema exists before the writers start
+    store = open_store(url)  # schema exists before the writers start
     ready = SPAWN.Queue()
     procs = [SPAWN.Process(target=_endless_worker, name=f"doomed-{w}",
                            args=(url, str(key.private), w, ready))
@@ -188,7 +187,7 @@ def run_killed_writers(url: str, key: KeyPair,
     assert store.head() == (report.head_seq, report.head_hash)
 
     # the dead writers left no lock behind: the ledger still takes appends
-    writer = Ledger(SqlStore(url), Signer.from_file(key.private))
+    writer = Ledger(open_store(url), Signer.from_file(key.private))
     ref = writer.append(writer_statement(99, 0), PredicateType.ATTESTATION)
     assert ref.seq == report.head_seq + 1
     assert ledger.verify().records == report.records + 1

@@ -1,7 +1,8 @@
 """The default ledger (an SQLite file) under concurrent and killed writers.
 
 Several Airflow or Kedro tasks on one machine share this file; each writer is a separate OS
-process (multiprocessing "spawn") with its own engine. The scenarios, shared with the
+process (multiprocessing "spawn") with its own store (the standard library's sqlite3, as
+``open_store`` picks for a plain SQLite URL). The scenarios, shared with the
 PostgreSQL tests, are in tests/ledger_concurrency.py.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lifegate.evidence.keys import KeyPair, generate_keypair
-from lifegate.evidence.sql_store import SqlStore
+from lifegate.evidence.store import LedgerStore
 
 pytest.register_assert_rewrite("ledger_concurrency")  # detailed assertion failures from there
 
@@ -40,7 +41,7 @@ def test_concurrent_writers_never_lose_or_fork_the_chain(db_path: Path,
 @pytest.mark.slow
 def test_writer_killed_mid_append_leaves_no_partial_record(db_path: Path,
                                                            signing_key: KeyPair) -> None:
-    def count_and_top(_store: SqlStore) -> tuple[int, int]:
+    def count_and_top(_store: LedgerStore) -> tuple[int, int]:
         with closing(sqlite3.connect(db_path)) as conn:
             count, top = conn.execute("SELECT count(*), max(seq) FROM lifegate_records").fetchone()
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

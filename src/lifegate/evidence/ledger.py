@@ -23,9 +23,8 @@ from lifegate.evidence.keys import (
     load_public_key,
     public_pem,
 )
-from lifegate.evidence.sql_store import SqlStore
 from lifegate.evidence.statement import PredicateType, gate_run_statement, waiver_statement
-from lifegate.evidence.store import LedgerStore, Record, record_hash
+from lifegate.evidence.store import LedgerStore, Record, open_store, record_hash
 from lifegate.evidence.verify import Anchor, VerifyReport, verify_records
 
 if TYPE_CHECKING:
@@ -239,7 +238,7 @@ def open_ledger(policy: Policy, url: str | None = None) -> Ledger:
     elif policy.keys.require_signatures:
         raise KeyMaterialError("the policy requires signatures but names no signing key",
                                where=policy.source, fix="run `lifegate keys generate`")
-    store = SqlStore(url or policy.ledger_url())
+    store = open_store(url or policy.ledger_url())
     return Ledger(store, signer, trusted_keys(policy), policy.keys.require_signatures,
                   checkpoint_dir=policy.resolve(".lifegate/checkpoints"))
 

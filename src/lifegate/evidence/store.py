@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from lifegate.core.hashing import sha256_bytes
 from lifegate.evidence.dsse import canonical
 
-__all__ = ["GENESIS", "LedgerStore", "Record", "record_hash"]
+__all__ = ["GENESIS", "LedgerStore", "Record", "open_store", "record_hash"]
 
 GENESIS = "0" * 64
 
@@ -53,3 +53,17 @@ class LedgerStore(Protocol):
     def put_key(self, keyid: str, pem: str) -> None: ...
 
     def keys(self) -> dict[str, str]: ...
+
+
+def open_store(url: str) -> LedgerStore:
+    """The store for a ledger URL: a plain ``sqlite:///PATH`` through the standard library
+    (SQLAlchemy is not imported), any other URL (PostgreSQL, drivers, options) through
+    SQLAlchemy. Both use the same tables, so a file opens with either."""
+    from lifegate.evidence.sqlite_store import SqliteStore, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        return SqliteStore(path, url)
+    from lifegate.evidence.sql_store import SqlStore
+
+    return SqlStore(url)

@@ -18,6 +18,7 @@ from lifegate.evidence.keys import KeyPair, Signer, generate_keypair
 from lifegate.evidence.ledger import Ledger
 from lifegate.evidence.sql_store import SqlStore
 from lifegate.evidence.statement import PredicateType
+from lifegate.evidence.store import LedgerStore
 
 pytest.register_assert_rewrite("ledger_concurrency")  # detailed assertion failures from there
 
@@ -36,7 +37,8 @@ def signing_key(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     return generate_keypair(tmp_path_factory.mktemp("keys"))
 
 
-def _count_and_top(store: SqlStore) -> tuple[int, int]:
+def _count_and_top(store: LedgerStore) -> tuple[int, int]:
+    assert isinstance(store, SqlStore)  # a PostgreSQL URL opens through SQLAlchemy
     with store.engine.connect() as conn:
         count, top = conn.execute(text("SELECT count(*), max(seq) FROM lifegate_records")).one()
     return count, top
