@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Literal
@@ -87,10 +84,9 @@ class SignGate:
         with model_signing_key(self.policy, self.settings.private_key,
                                self.settings.private_key_env) as (signer, key_path):
             total = sum(p.stat().st_size for p in listing.files.values())
-            library = _import_library()  # overlaps the library's import with hashing
+            _import_library()  # before hashing: overlapped, its GIL-bound import slowed it
             with progress.task(f"signing {model.name}", total) as advance:
                 digests = hash_listing(listing, self.settings.hash, advance)
-            library.result()
             _sign(model, sig, key_path, self.settings.hash, digests, ignored)
             bundle = read_bundle(sig)
             if not bundle.verify_with(signer.key.public_key()):
@@ -123,24 +119,12 @@ class SignGate:
                         media_type="application/vnd.in-toto+json")
 
 
-def _import_library() -> Future[None]:
-    """Import model_signing in a thread: about 0.4 s of Python that otherwise runs after the
-    hashing, on one core, while the other idles. A missing library is reported by ``_sign``."""
-    def load() -> None:
-        with contextlib.suppress(ImportError):
-            from model_signing._signing import sign_ec_key  # noqa: F401
-
-    future: Future[None] = Future()
-    threading.Thread(target=lambda: _settle(future, load), daemon=True).start()
-    return future
-
-
-def _settle(future: Future[None], fn: Callable[[], None]) -> None:
-    try:
-        fn()
-        future.set_result(None)
-    except BaseException as exc:  # handed to the caller through result()
-        future.set_exception(exc)
+def _import_library() -> None:
+    """Import model_signing (about 0.4 s) before the hashing starts. In a thread beside the
+    hashing it cost more than it saved: the hashing threads wait for the GIL it holds. A
+    missing library is reported by ``_sign``."""
+    with contextlib.suppress(ImportError):
+        from model_signing._signing import sign_ec_key  # noqa: F401
 
 
 def _sign(model: Path, sig: Path, key: Path, hash_type: Literal["sha256", "blake3"],
