@@ -21,7 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DAGS = HERE / "dags"
-APPROVERS = ("bob", "alice")
+APPROVERS = ("bob", "alice", "carol")
 
 
 def airflow_env(home: Path | None = None) -> Path:

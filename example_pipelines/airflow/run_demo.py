@@ -3,8 +3,10 @@
 A throw-away AIRFLOW_HOME with an embedded SQLite metadata DB; the project is copied to
 ``demo-output/airflow/`` with fresh keys held in Airflow connections. Then:
 ``train_and_release`` (the approval is answered automatically as bob: demo mode only),
-``monitor`` (passes, then blocks on simulated drift), ``retire`` (revokes the release, and
-LG-VERIFY refuses it), and finally the EN 304 223 conformity report from the ledger.
+``monitor`` (passes, then blocks on simulated drift), ``retire`` (plans the retirement, carol
+approves the plan as data custodian, automatically in demo mode only; LG-RETIRE revokes,
+disposes and issues the disposal certificate; then the monitor's LG-VERIFY refuses the model),
+and finally the EN 304 223 conformity report from the ledger.
 Run it with ``make demo`` (after the quickstart), or
 ``python example_pipelines/airflow/run_demo.py``.
 """
@@ -70,6 +72,8 @@ def main() -> None:
     run(bag, "train_and_release", "success")
     run(bag, "monitor", "success", shift=0.0)
     run(bag, "monitor", "failed", shift=0.8)  # simulated drift: LG-DRIFT blocks
+    demo_support.answer_approval("retire", "approve_retirement", user="carol", approve=True,
+                                 comment="demo mode: plan approved automatically")
     run(bag, "retire", "success")
     run(bag, "monitor", "failed", shift=0.0)  # the revoked release is refused
     report()

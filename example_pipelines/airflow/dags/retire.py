@@ -1,5 +1,11 @@
-"""Retire the model: record a signed revocation of its release, then confirm that LG-VERIFY
-refuses it from now on (so no deployment can load it again)."""
+"""Retire the model by an approved plan, with a disposal certificate (LG-RETIRE).
+
+plan_retirement writes the plan (every copy of the model under ``models/``, action dispose) and
+asks for approval of its digest -> a data custodian approves it in Airflow's "Required actions"
+(signed with their own key) -> LG-RETIRE revokes the release's signature, disposes of each
+file, checks that no copy remains and issues a signed disposal certificate. A deployment
+that still points at the model is refused by LG-VERIFY from then on (the monitor DAG shows it).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,14 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import DAG
 
-from lifegate.operators import RevokeReleaseOperator, VerifyModelOperator
+from lifegate.operators import (
+    RetirementApprovalOperator,
+    RetirementOperator,
+    RetirementPlanOperator,
+)
+
+MODEL = "models/clf"
+PLAN = "retirement.yaml"
 
 # The working copy of example_pipelines/airflow/project (run_demo.py and the tests set it).
 HOME = os.environ.get("LIFEGATE_EXAMPLE_HOME",
@@ -23,8 +36,9 @@ with DAG(
     tags=["ai-pipeline", "lifegate:secure-end-of-life"],
     params={"home": HOME},
 ) as dag:
-    revoke = RevokeReleaseOperator(task_id="revoke_release", model="models/clf",
-                                   reason="retired: replaced by a newer model", revoked_by="bob")
-    refused = VerifyModelOperator(task_id="verify_refused", model="models/clf",
-                                  expect_refusal=True)
-    revoke >> refused
+    plan = RetirementPlanOperator(task_id="plan_retirement", model=MODEL, roots=["models"],
+                                  out=PLAN, requested_by="bob",
+                                  note="retired: replaced by a newer model")
+    approve = RetirementApprovalOperator(task_id="approve_retirement", plan=PLAN)
+    retire = RetirementOperator(task_id="retire_model", plan=PLAN, settings={"execute": True})
+    plan >> approve >> retire

@@ -10,8 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lifegate.operators._actions import RevokeReleaseOperator
-    from lifegate.operators._approval import ReleaseApprovalOperator
+    from lifegate.operators._actions import RetirementPlanOperator, RevokeReleaseOperator
+    from lifegate.operators._approval import ReleaseApprovalOperator, RetirementApprovalOperator
     from lifegate.operators._base import (
         LifegateConfigFailure,
         LifegateGateFailed,
@@ -39,6 +39,8 @@ _WHERE = {
     "LifegateConfigFailure": "_base",
     "LifegateHook": "_hook",
     "ReleaseApprovalOperator": "_approval",
+    "RetirementApprovalOperator": "_approval",
+    "RetirementPlanOperator": "_actions",
     "RevokeReleaseOperator": "_actions",
     "GatePlacement": "_insert",
     "insert_gates": "_insert",
@@ -62,7 +64,9 @@ __all__ = [
     "LifegateHook",
     "ModelScanGateOperator",
     "ReleaseApprovalOperator",
+    "RetirementApprovalOperator",
     "RetirementOperator",
+    "RetirementPlanOperator",
     "RevokeReleaseOperator",
     "SbomGateOperator",
     "SignModelOperator",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import getpass
-from datetime import timedelta
 from pathlib import Path
 
 import click
 
 from lifegate.cli.options import console, policy_options, run_cli_gate
 from lifegate.core import Policy
-from lifegate.core.errors import ConfigError, KeyMaterialError
+from lifegate.core.errors import ConfigError
 
 _plan_arg = click.argument("plan_path", type=click.Path(path_type=Path, dir_okay=False))
 
@@ -78,32 +77,11 @@ def request_cmd(policy: Policy, plan_path: Path, by: str | None, note: str) -> N
 def approve_cmd(policy: Policy, plan_path: Path, approver: str, key: Path, reject: bool,
                 comment: str) -> None:
     """Sign a decision on this exact plan as a data custodian."""
-    from lifegate.core.gate import load_gate
-    from lifegate.evidence.approvals import record_decision
     from lifegate.evidence.keys import Signer
-    from lifegate.gates._retire_plan import load_plan
-    from lifegate.gates.retirement import PLAN_SUBJECT
+    from lifegate.gates.retirement import record_plan_decision
 
-    digest = load_plan(plan_path).digest()
-    gate = load_gate("LG-APPROVE", policy)
-    person = gate.approvers().get(approver)  # type: ignore[attr-defined]
-    signer = Signer.from_file(key.resolve())
-    if person is None:
-        raise ConfigError(f"{approver} is not a configured approver",
-                          fix="add them under gates.LG-APPROVE.settings.approvers")
-    if "data_custodian" not in person.roles:
-        raise ConfigError(f"{approver} is not a data custodian (roles: "
-                          f"{', '.join(person.roles) or 'none'})",
-                          fix="add them to roles.data_custodian in the policy")
-    from lifegate.evidence.keys import fingerprint
-
-    if fingerprint(person.key) != signer.keyid:
-        raise KeyMaterialError(f"the key given is not {approver}'s approver key")
-    days = gate.settings.max_validity_days  # type: ignore[attr-defined]
-    ref, _ = record_decision(policy, signer=signer, approver=approver, role="data_custodian",
-                             decision="reject" if reject else "approve",
-                             subjects={PLAN_SUBJECT: digest}, comment=comment,
-                             valid_for=timedelta(days=days))
+    ref, digest = record_plan_decision(policy, plan_path, approver, Signer.from_file(key.resolve()),
+                                       "reject" if reject else "approve", comment)
     console.print(f"{'rejection' if reject else 'approval'} of plan {digest[:12]} by "
                   f"{approver} signed and recorded as {ref}")
 

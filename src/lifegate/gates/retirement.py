@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -304,3 +304,37 @@ def _outermost(places: list[Path]) -> list[Path]:
     """Drop places inside other places, so no file is counted twice."""
     unique = sorted(set(places), key=lambda p: len(p.parts))
     return [p for i, p in enumerate(unique) if not any(q in p.parents for q in unique[:i])]
+
+
+def record_plan_decision(policy: Policy, plan_path: Path, approver: str, signer: Any,
+                         decision: Literal["approve", "reject"], comment: str = "",
+                         ) -> tuple[Any, str]:
+    """A data custodian's signed decision on this exact plan (its digest), in the ledger.
+
+    The approver must be configured under LG-APPROVE with a public key, hold one of LG-RETIRE's
+    approver roles, and sign with that key. Returns the ledger record and the plan digest."""
+    from lifegate.core.errors import KeyMaterialError
+    from lifegate.core.gate import load_gate
+    from lifegate.evidence.approvals import record_decision
+    from lifegate.evidence.keys import fingerprint
+
+    digest = load_plan(plan_path).digest()
+    gate = load_gate("LG-APPROVE", policy)
+    roles = load_gate("LG-RETIRE", policy).settings.approver_roles  # type: ignore[attr-defined]
+    person = gate.approvers().get(approver)  # type: ignore[attr-defined]
+    if person is None:
+        raise ConfigError(f"{approver} is not a configured approver",
+                          fix="add them under gates.LG-APPROVE.settings.approvers")
+    role = next((r for r in roles if r in person.roles), None)
+    if role is None:
+        raise ConfigError(f"{approver} is not a {' or '.join(r.replace('_', ' ') for r in roles)}"
+                          f" (roles: "
+                          f"{', '.join(person.roles) or 'none'})",
+                          fix=f"add them to roles.{roles[0]} in the policy")
+    if fingerprint(person.key) != signer.keyid:
+        raise KeyMaterialError(f"the key given is not {approver}'s approver key")
+    days = gate.settings.max_validity_days  # type: ignore[attr-defined]
+    ref, _ = record_decision(policy, signer=signer, approver=approver, role=role,
+                             decision=decision, subjects={PLAN_SUBJECT: digest},
+                             comment=comment, valid_for=timedelta(days=days))
+    return ref, digest

@@ -128,8 +128,8 @@ def test_hook_rejects_unknown_connection_keys(project: Path,
 
 
 def test_missing_approver_key_is_an_error(project: Path) -> None:
-    with pytest.raises(KeyMaterialError, match="no approver key for carol"):
-        LifegateHook().approver_signer("carol")
+    with pytest.raises(KeyMaterialError, match="no approver key for dave"):
+        LifegateHook().approver_signer("dave")
 
 
 def test_provider_info_matches_airflows_schema() -> None:
