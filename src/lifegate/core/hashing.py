@@ -28,6 +28,17 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def unreadable(path: Path, exc: OSError) -> EvidenceError:
+    """The clear error for a file that cannot be read: missing, a directory, or refused."""
+    if isinstance(exc, FileNotFoundError):
+        return EvidenceError(f"file not found: {path}", where=str(path),
+                             fix="check the path in the policy or on the command line")
+    if isinstance(exc, IsADirectoryError):
+        return EvidenceError(f"expected a file, found a directory: {path}", where=str(path))
+    return EvidenceError(f"cannot read {path}: {exc.strerror}", where=str(path),
+                         fix="check the file's permissions")
+
+
 def sha256_file(path: Path) -> str:
     """SHA-256 of one file, streamed; unreadable input is an EvidenceError."""
     h = hashlib.sha256()
@@ -37,15 +48,8 @@ def sha256_file(path: Path) -> str:
         with open(path, "rb", buffering=0) as f:
             while n := f.readinto(buf):
                 h.update(view[:n])
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {path}", where=str(path),
-                            fix="check the path in the policy or on the command line") from None
-    except IsADirectoryError:
-        raise EvidenceError(f"expected a file, found a directory: {path}",
-                            where=str(path)) from None
     except OSError as exc:
-        raise EvidenceError(f"cannot read {path}: {exc.strerror}", where=str(path),
-                            fix="check the file's permissions") from None
+        raise unreadable(path, exc) from None
     return h.hexdigest()
 
 
@@ -110,11 +114,8 @@ SLICE = 16 << 20
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
-    except FileNotFoundError:
-        raise EvidenceError(f"file not found: {path}", where=str(path),
-                            fix="check the path in the policy or on the command line") from None
     except OSError as exc:
-        raise EvidenceError(f"cannot read {path}: {exc.strerror}", where=str(path)) from None
+        raise unreadable(path, exc) from None
 
 
 class _FileState:
@@ -144,15 +145,8 @@ class _FileState:
                     pos += n
                 if pos == self.size and f.readinto(view[:1]):
                     self.changed = True  # longer than when it was listed
-        except FileNotFoundError:
-            raise EvidenceError(f"file not found: {self.path}", where=str(self.path)) from None
-        except IsADirectoryError:
-            raise EvidenceError(f"expected a file, found a directory: {self.path}",
-                                where=str(self.path)) from None
         except OSError as exc:
-            raise EvidenceError(f"cannot read {self.path}: {exc.strerror}",
-                                where=str(self.path),
-                                fix="check the file's permissions") from None
+            raise unreadable(self.path, exc) from None
         if pos < end:
             self.changed = True  # shorter than when it was listed
         step = pos - self.done
