@@ -70,14 +70,16 @@ def run_cli_gate(gate_id: str, policy: Policy, **artifacts: str) -> None:
 
 
 class BarSink:
-    """A rich progress bar for work over ``threshold`` bytes (100 MB by default)."""
+    """A rich progress bar on a terminal for work over ``threshold`` bytes (100 MB by default).
+    Where stderr is no terminal (a CI log, a file) there is no bar: rich would draw nothing
+    there, and its refresh thread would take a share of the cores the hashing uses."""
 
     def __init__(self, threshold: int = 100_000_000) -> None:
         self.threshold = threshold
         self._bar: Any = None
 
     def start(self, label: str, total: int) -> None:
-        if total < self.threshold:
+        if total < self.threshold or not err_console.is_terminal:
             return
         from rich.progress import (
             BarColumn,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import ClassVar, Literal
@@ -84,9 +85,11 @@ class SignGate:
         with model_signing_key(self.policy, self.settings.private_key,
                                self.settings.private_key_env) as (signer, key_path):
             total = sum(p.stat().st_size for p in listing.files.values())
-            _import_library()  # before hashing: overlapped, its GIL-bound import slowed it
+            loading = threading.Thread(target=_import_library, daemon=True)
+            loading.start()  # on a free core while the files hash: they hold no GIL long
             with progress.task(f"signing {model.name}", total) as advance:
                 digests = hash_listing(listing, self.settings.hash, advance)
+            loading.join()
             _sign(model, sig, key_path, self.settings.hash, digests, ignored)
             bundle = read_bundle(sig)
             if not bundle.verify_with(signer.key.public_key()):
@@ -120,9 +123,9 @@ class SignGate:
 
 
 def _import_library() -> None:
-    """Import model_signing (about 0.4 s) before the hashing starts. In a thread beside the
-    hashing it cost more than it saved: the hashing threads wait for the GIL it holds. A
-    missing library is reported by ``_sign``."""
+    """Import model_signing (about 0.3 s of one core, most of it sigstore, which its package
+    imports whatever part is used). The hashing threads take the GIL once per mapped slice,
+    so this import beside them costs them little. A missing library is reported by ``_sign``."""
     with contextlib.suppress(ImportError):
         from model_signing._signing import sign_ec_key  # noqa: F401
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lifegate.core import GateFailed, Policy, Verdict, make_context, run_gate_by_id
+from lifegate.core import GateFailed, Policy, Verdict, load_policy, make_context, run_gate_by_id
 from lifegate.evidence.keys import KeyPair
 from lifegate.evidence.ledger import open_ledger
 
@@ -202,3 +203,37 @@ def test_payload_equals_model_signing_own_sign(model: Path, keys: KeyPair, signi
     (model_signing.signing.Config().use_elliptic_key_signer(private_key=keys.private)
      .set_hashing_config(hc).sign(target, theirs))
     assert _statement(ours) == _statement(theirs)
+
+
+@pytest.mark.parametrize(("size", "terminal", "bar"), [
+    (101_000_000, True, True),     # over 100 MB on a terminal: a bar
+    (101_000_000, False, False),   # no terminal (a CI log): rich would draw nothing
+    (5_000_000, True, False),      # small models need no bar
+])
+def test_cli_progress_bar_for_models_over_100_mb(tmp_path: Path, signing_policy: Make,
+                                                monkeypatch: pytest.MonkeyPatch, size: int,
+                                                terminal: bool, bar: bool) -> None:
+    from click.testing import CliRunner
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from lifegate.cli import options
+    from lifegate.cli.main import cli
+
+    signing_policy()
+    big = tmp_path / "models" / "big"
+    big.mkdir(parents=True)
+    with (big / "weights.bin").open("wb") as f:
+        f.truncate(size)  # sparse: cheap to make, hashed like any other file
+    drawn = io.StringIO()
+    monkeypatch.setattr(options, "err_console",
+                        Console(file=drawn, force_terminal=terminal, width=100))
+    started: list[Progress] = []
+    start = Progress.start
+    monkeypatch.setattr(Progress, "start", lambda self: (started.append(self), start(self))[1])
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["sign", str(big)])
+    assert r.exit_code == 0, r.output
+    assert bool(started) is bar
+    assert ("signing big" in drawn.getvalue()) is bar
+    assert verify(load_policy(tmp_path / "lifegate.yaml"), big).result.verdict is Verdict.PASS

@@ -158,3 +158,26 @@ def test_group_readable_private_key_is_refused(quickstart: Path) -> None:
     r = lg(quickstart, "inventory")
     assert r.returncode == 2 and "readable by group or others" in r.stderr
     assert "BEGIN" not in r.stderr + r.stdout  # key material never printed
+
+
+def test_every_command_is_found_in_its_module_and_loads_alone() -> None:
+    """The table of lazily loaded commands names every command of every module under
+    lifegate.cli once, in the right module; one command loads its own module, not the rest."""
+    import importlib
+    import pkgutil
+
+    import lifegate.cli
+    from lifegate.cli.main import COMMAND_MODULES
+
+    found = {}
+    for info in pkgutil.iter_modules(lifegate.cli.__path__):
+        if info.name == "__main__":  # runs the command line when imported
+            continue
+        module = importlib.import_module(f"lifegate.cli.{info.name}")
+        found.update({c.name: info.name for c in getattr(module, "COMMANDS", [])})
+    assert found == COMMAND_MODULES
+    probe = ("import sys; from lifegate.cli.main import cli; cli.get_command(None, 'sign'); "
+             "print(sorted(m for m in sys.modules if m.startswith('lifegate.cli.')))")
+    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert r.stdout.split() == ["['lifegate.cli.main',", "'lifegate.cli.model',",
+                                "'lifegate.cli.options']"]

@@ -4,6 +4,7 @@ thread stops the others and is raised."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import random
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lifegate.core import EvidenceError, hashing
-from lifegate.core.hashing import _FileState, hash_files
+from lifegate.core.hashing import hash_files
 
 
 def _files(root: Path, sizes: list[int]) -> list[Path]:
@@ -42,15 +43,36 @@ def test_digests_are_each_files_sha256(tmp_path: Path, sizes: list[int], workers
     assert sum(done) == sum(sizes)
 
 
-def test_a_file_that_changes_size_while_hashed_is_an_error(tmp_path: Path) -> None:
-    (path,) = _files(tmp_path, [1000])
-    for listed in (900, 1200):  # grew since listed, shrank since listed
-        st = _FileState(path, listed)
-        buf = bytearray(1 << 20)
-        while st.done < st.size and st.advance(buf, memoryview(buf)) and not st.changed:
-            pass
-        with pytest.raises(EvidenceError, match="changed while it was hashed"):
-            st.hexdigest()
+@pytest.mark.parametrize("change", ["grow", "shrink"])
+def test_a_file_that_changes_while_hashed_is_an_error(tmp_path: Path, change: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file grows or shrinks between two of its slices (from the progress callback, which
+    runs between slices): its digest is refused, whichever way the size went."""
+    monkeypatch.setattr(hashing, "SLICE", 4096)
+    (path,) = _files(tmp_path, [3 * 4096])
+
+    def meddle(n: int) -> None:
+        if change == "grow":
+            with path.open("ab") as f:
+                f.write(b"x")
+        else:
+            os.truncate(path, 4096)
+
+    with pytest.raises(EvidenceError, match="changed while it was hashed"):
+        hash_files([path], workers=1, progress=meddle)
+
+
+def test_a_file_that_cannot_be_mapped_is_read(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Some file systems refuse mmap (ENODEV): those files are read instead, same digests."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENODEV, "No such device")
+
+    monkeypatch.setattr(hashing.mmap, "mmap", refuse)
+    monkeypatch.setattr(hashing, "SLICE", 4096)
+    paths = _files(tmp_path, [10_000, 0, 4096, 70_000])
+    got = hash_files(paths, workers=2)
+    assert [d.sha256 for d in got] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
 
 
 def test_files_take_turns_a_slice_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
