@@ -1,27 +1,20 @@
 """Validate a CycloneDX JSON document against the official schema, format checks included.
 
-The schemas are the ones bundled with cyclonedx-python-lib. Two things make this fast:
-
-* ``iri`` and ``iri-reference`` are checked with :func:`is_iri_reference`, a compiled regular
-  expression of the RFC 3987 grammar (IPv6 literals through :mod:`ipaddress`), instead of the
-  ``rfc3987-syntax`` Earley parser (about 27 ms per URL). All other format checks (date-time,
-  date, idn-email, uri ...) are jsonschema's own.
-* ``rfc3987-syntax`` builds its parser when imported (1.3 s), and jsonschema imports it on its
-  own import. When jsonschema is not imported yet, it is imported with that module held back,
-  and jsonschema's ``iri`` checks are then registered again as lazy wrappers that import
-  ``rfc3987-syntax`` on first use: code elsewhere in the process sees the same checks as before.
+The schemas are the ones bundled with cyclonedx-python-lib; the validator is jsonschema-rs
+(Draft 7, compiled in Rust: a 270-component ML-BOM validates in milliseconds, where the pure
+Python jsonschema took 0.2 s). Every format the schema names is checked; ``iri`` and
+``iri-reference`` with :func:`is_iri_reference`, a compiled regular expression of the RFC 3987
+grammar (IPv6 literals through :mod:`ipaddress`) that agrees with ``rfc3987-syntax``. Nothing is
+fetched: the three schemas the BOM schema refers to are registered, and any other reference
+is an error.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import ipaddress
 import json
 import re
-import sys
-import threading
 from typing import Any, Literal
 
 from lifegate.core.errors import MissingExtraError
@@ -114,49 +107,18 @@ def is_iri_reference(value: object) -> bool:
     return match is not None and _literal_ok(match, value)
 
 
-_import_lock = threading.Lock()
-
-
-def _import_jsonschema() -> Any:
-    """Import jsonschema without paying for rfc3987-syntax's parser (see the module doc)."""
-    with _import_lock:
-        held_back = "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules
-        if held_back:
-            sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
-        try:
-            jsonschema = importlib.import_module("jsonschema")
-        except ImportError:
-            raise MissingExtraError("sbom", "jsonschema") from None
-        finally:
-            if held_back:
-                del sys.modules["rfc3987_syntax"]
-        if held_back:
-            _register_lazy_iri_checks(importlib.import_module("jsonschema._format"))
-        return jsonschema
-
-
-def _register_lazy_iri_checks(fmt: Any) -> None:
-    """Give jsonschema back the ``iri`` checks it registers when rfc3987-syntax is importable."""
-    if importlib.util.find_spec("rfc3987_syntax") is None:
-        return
-
-    def check(rule: str, value: object) -> bool:
-        if not isinstance(value, str):
-            return True
-        return bool(importlib.import_module("rfc3987_syntax").is_valid_syntax(rule, value))
-
-    for name, rule in (("iri", "iri"), ("iri-reference", "iri_reference")):
-        fmt._checks_drafts(draft7=name, draft201909=name, draft202012=name,
-                           raises=ValueError)(functools.partial(check, rule))
+def _refuse(uri: str) -> Any:
+    raise ValueError(f"the CycloneDX schema refers to {uri}, which is not bundled; "
+                     "lifegate fetches nothing")
 
 
 @functools.cache
 def _validator(spec: SpecVersion) -> Any:
-    jsonschema = _import_jsonschema()
+    try:
+        import jsonschema_rs
+    except ImportError:
+        raise MissingExtraError("sbom", "jsonschema-rs") from None
     from importlib.resources import files
-
-    from referencing import Registry
-    from referencing.jsonschema import DRAFT7
 
     res = files("cyclonedx.schema") / "_res"
 
@@ -164,57 +126,25 @@ def _validator(spec: SpecVersion) -> Any:
         return json.loads((res / name).read_text(encoding="utf-8"))
 
     prefix = "http://cyclonedx.org/schema/"
-    registry: Any = Registry().with_resources([
-        (prefix + name, DRAFT7.create_resource(load(name)))
-        for name in ("spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json",
-                     "cryptography-defs.SNAPSHOT.schema.json")])
-    checker = jsonschema.FormatChecker(())
-    checker.checkers = dict(jsonschema.Draft7Validator.FORMAT_CHECKER.checkers)
-    if "date-time" not in checker.checkers:  # without it, bad timestamps would pass silently
-        raise MissingExtraError("sbom", "rfc3339-validator")
-    checker.checkers["iri"] = (is_iri, ())
-    checker.checkers["iri-reference"] = (is_iri_reference, ())
-    cls = jsonschema.validators.extend(jsonschema.Draft7Validator,
-                                       {"uniqueItems": _unique_items(jsonschema)})
-    return cls(load(f"bom-{spec}.SNAPSHOT.schema.json"), registry=registry,
-               format_checker=checker)
+    registry = jsonschema_rs.Registry(
+        [(prefix + name, load(name))
+         for name in ("spdx.SNAPSHOT.schema.json", "jsf-0.82.SNAPSHOT.schema.json",
+                      "cryptography-defs.SNAPSHOT.schema.json")], retriever=_refuse)
+    return jsonschema_rs.Draft7Validator(
+        load(f"bom-{spec}.SNAPSHOT.schema.json"), registry=registry, retriever=_refuse,
+        validate_formats=True, ignore_unknown_formats=False,
+        formats={"iri": is_iri, "iri-reference": is_iri_reference})
 
 
-def _canon(value: Any) -> Any:
-    """A hashable form with JSON equality: 1 == 1.0, but true != 1, key order ignored."""
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, dict):
-        return ("obj", frozenset((k, _canon(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return ("arr", tuple(_canon(v) for v in value))
-    return value
-
-
-def _unique_items(jsonschema: Any) -> Any:
-    """``uniqueItems`` in O(n) by hashing, instead of jsonschema's pairwise deep compare (the
-    arrays of components and dependencies made that the largest cost of validation)."""
-
-    def unique_items(validator: Any, wanted: Any, instance: Any, schema: Any) -> Any:
-        if not wanted or not validator.is_type(instance, "array"):
-            return
-        seen: set[Any] = set()
-        for i, item in enumerate(instance):
-            key = _canon(item)
-            if key in seen:
-                yield jsonschema.ValidationError(f"item {i} repeats an earlier item: "
-                                                 f"{json.dumps(item)[:200]} (uniqueItems)")
-                return
-            seen.add(key)
-
-    return unique_items
+def _json_path(parts: list[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
 def schema_errors(doc: dict[str, Any], spec: SpecVersion, limit: int = 10) -> list[str]:
     """Schema violations of ``doc`` (empty when valid), each with its JSON path."""
     out = []
     for err in _validator(spec).iter_errors(doc):
-        out.append(f"{err.json_path}: {err.message[:300]}")
+        out.append(f"{_json_path(err.instance_path)}: {err.message[:300]}")
         if len(out) >= limit:
             break
     return out
