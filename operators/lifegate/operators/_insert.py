@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -78,7 +79,9 @@ def policy_phases(policy: str | Policy | None) -> dict[str, list[str]]:
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
-        found = _phases_node(text)
+        found = _phases_fast(text)
+        if found is None:
+            found = _phases_node(text)
         if found is None:
             data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
             found = {str(k): [str(g) for g in v] for k, v in (data.get("phases") or {}).items()}
@@ -88,6 +91,64 @@ def policy_phases(policy: str | Policy | None) -> dict[str, list[str]]:
 
         raise ConfigError(f"cannot read the phases of policy {path}: {exc}", where=str(path),
                           fix="check the path and the policy's `phases:` mapping") from None
+
+
+def _phases_block(text: str) -> str | None:
+    """The top-level ``phases:`` block cut out by its lines (the key at column 0 and the
+    indented, blank, comment or ``-`` lines after it): a tenth of composing the whole policy.
+    None unless that is surely what the whole document holds under ``phases``: every line at
+    column 0 is a comment, a list item or a plain key (no quoted, explicit, anchored or merge
+    key, no document marker or directive), ``phases`` is one of them exactly once, and no line
+    before it could carry a quoted scalar or a flow collection over a line break (odd quotes,
+    an unclosed bracket), which could hide a look-alike line."""
+    lines = text.split("\n")
+    start = None
+    for i, line in enumerate(lines):
+        if _continues(line):
+            continue
+        if not (line[0].isalnum() or line[0] == "_"):
+            return None
+        if line.startswith("phases") and line[6:].lstrip(" \t").startswith(":"):
+            if start is not None:
+                return None
+            start = i
+    if start is None or not all(map(_closed, lines[:start])):
+        return None
+    end = start + 1
+    while end < len(lines) and _continues(lines[end]):
+        end += 1
+    return "\n".join(lines[start:end])
+
+
+def _continues(line: str) -> bool:
+    """A line that cannot start a new top-level key: blank, indented, a comment, a list item."""
+    return not line.rstrip("\r") or line[0] in " \t#" or \
+        (line[0] == "-" and line[1:2] in ("", " ", "\t", "\r"))
+
+
+def _phases_fast(text: str) -> dict[str, list[str]] | None:
+    """``phases`` from its block alone, or None (the whole document then decides)."""
+    import yaml
+
+    block = _phases_block(text)
+    if block is None:
+        return None
+    try:
+        return _phases_node(block)
+    except yaml.YAMLError:  # an alias to an anchor outside the block, say
+        return None
+
+
+def _closed(line: str) -> bool:
+    """No quote or bracket of ``line`` is left open (escapes of double quotes aside): too
+    strict for quotes in plain scalars and trailing comments, which only costs the fast path.
+    A whole-line comment opens nothing."""
+    if line.lstrip(" \t").startswith("#"):
+        return True
+    if "\\" in line:
+        line = re.sub(r"\\.", "", line)
+    return line.count('"') % 2 == 0 and line.count("'") % 2 == 0 \
+        and line.count("[") <= line.count("]") and line.count("{") <= line.count("}")
 
 
 def _phases_node(text: str) -> dict[str, list[str]] | None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from lifegate.core import ConfigError
-from lifegate.operators._insert import _phases_node, policy_phases
+from lifegate.operators._insert import _phases_fast, _phases_node, policy_phases
 
 REPO = Path(__file__).resolve().parents[3]
 POLICIES = sorted(p for pattern in ("example_pipelines/**/lifegate.yaml", "src/**/*.yaml")
@@ -24,10 +24,11 @@ def _full_load(text: str) -> dict[str, list[str]]:
 
 
 def test_the_repositorys_policies_are_read_the_fast_way() -> None:
+    """Each takes the fastest path (its ``phases`` block alone), and the slower one agrees."""
     assert POLICIES
     for path in POLICIES:
         text = path.read_text()
-        assert _phases_node(text) == _full_load(text) != {}, path
+        assert _phases_fast(text) == _phases_node(text) == _full_load(text) != {}, path
 
 
 @pytest.mark.parametrize("text", [
@@ -45,8 +46,17 @@ def test_the_repositorys_policies_are_read_the_fast_way() -> None:
     "system: {name: x}\n",
     "'phases': {secure-design: [LG-THREAT]}\n",
     "--- \nphases: {secure-design: [LG-THREAT]}\n",
+    "phases:\r\n  secure-design: [LG-THREAT]\r\n\r\n  secure-deployment: [LG-VERIFY]\r\n",
+    "phases:\n  secure-design: [LG-THREAT]\n? phases\n: {secure-design: [LG-INV]}\n",
+    "phases: {secure-design: [LG-THREAT]}\n'phases': {secure-design: [LG-INV]}\n",
+    "ids: &ids [LG-THREAT]\nphases:\n  secure-design: *ids\n",
+    "phases:\n  secure-design:\n  - LG-THREAT\n\n  # later\n  secure-deployment:\n  - LG-VERIFY\n",
+    "a: 'it''s\nphases: {secure-design: [LG-HIDDEN]}'\nphases: {secure-design: [LG-INV]}\n",
+    "a: \"x\\\"\nphases: {secure-design: [LG-HIDDEN]}\"\nphases: {secure-design: [LG-INV]}\n",
 ], ids=["block", "flow", "list-at-top", "quoted-lookalike", "flow-lookalike", "alias", "merge",
-        "duplicate", "comments-quotes", "empty", "null", "absent", "quoted-key", "document"])
+        "duplicate", "comments-quotes", "empty", "null", "absent", "quoted-key", "document",
+        "crlf-blank-line", "explicit-key", "quoted-duplicate", "outside-anchor", "gaps",
+        "single-quote-escape", "double-quote-escape"])
 def test_phases_equal_a_full_load(tmp_path: Path, text: str) -> None:
     policy = tmp_path / "lifegate.yaml"
     policy.write_text(text)
