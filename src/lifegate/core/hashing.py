@@ -138,7 +138,8 @@ class _FileState:
 
     def advance(self) -> int:
         """Hash the next slice; return its length (0: the file is not the size it was listed
-        with, so the digest will be refused)."""
+        with, so the digest will be refused). The size is checked before every slice and
+        after the last one."""
         try:
             with open(self.path, "rb", buffering=0) as f:
                 if os.fstat(f.fileno()).st_size != self.size:
@@ -147,6 +148,8 @@ class _FileState:
                 end = min(self.done + SLICE, self.size)
                 if end > self.done:
                     _hash_range(self.hash, f, self.done, end)
+                if end == self.size and os.fstat(f.fileno()).st_size != self.size:
+                    self.changed = True  # grew (or shrank) while its last slice was hashed
         except OSError as exc:
             raise unreadable(self.path, exc) from None
         step = end - self.done

@@ -62,6 +62,24 @@ def test_a_file_that_changes_while_hashed_is_an_error(tmp_path: Path, change: st
         hash_files([path], workers=1, progress=meddle)
 
 
+def test_a_file_that_grows_while_its_last_slice_is_hashed_is_an_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer appends while the last slice is being hashed (after the check before it)."""
+    monkeypatch.setattr(hashing, "SLICE", 4096)
+    (path,) = _files(tmp_path, [2 * 4096])
+    real = hashing._hash_range
+
+    def hash_then_append(h, f, start: int, end: int) -> None:  # type: ignore[no-untyped-def]
+        real(h, f, start, end)
+        if end == 2 * 4096:
+            with path.open("ab") as out:
+                out.write(b"late")
+
+    monkeypatch.setattr(hashing, "_hash_range", hash_then_append)
+    with pytest.raises(EvidenceError, match="changed while it was hashed"):
+        hash_files([path], workers=1)
+
+
 def test_a_file_that_cannot_be_mapped_is_read(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Some file systems refuse mmap (ENODEV): those files are read instead, same digests."""
