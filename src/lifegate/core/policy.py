@@ -6,6 +6,7 @@ file > defaults.
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -21,18 +22,22 @@ from lifegate.core.model import Phase
 __all__ = [
     "ConformitySettings",
     "GateConfig",
+    "KeyScope",
     "KeySettings",
     "LedgerSettings",
+    "Person",
     "Policy",
     "Roles",
     "SystemIdentity",
     "TrustedKey",
+    "UnsignedAccepted",
     "Waiver",
     "load_policy",
 ]
 
 POLICY_FILE = "lifegate.yaml"
 DEFAULT_LEDGER = ".lifegate/ledger.db"
+DEFAULT_CHECKPOINTS = ".lifegate/checkpoints"
 
 
 class _Strict(BaseModel):
@@ -63,21 +68,60 @@ class GateConfig(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
+class KeyScope(enum.StrEnum):
+    """What a trusted key may sign in the ledger."""
+
+    ALL = "all"
+    PLATFORM_EVENTS = "platform-events"  # a scheduler's key: platform events, nothing else
+
+
 class TrustedKey(_Strict):
     name: str
     public_key: str | None = Field(default=None, description="path to a PEM public key")
     fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    scope: KeyScope = KeyScope.ALL
+
+
+class Person(_Strict):
+    """A named person with their own public key (attestations, approvals)."""
+
+    name: str = Field(min_length=1)
+    public_key: str = Field(description="path to the person's PEM public key")
+    fingerprint: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class UnsignedAccepted(_Strict):
+    """Records written unsigned before signatures were required, accepted by a named person."""
+
+    through_seq: int = Field(ge=1, description="records #1..#through_seq may be unsigned")
+    approver: str
+    justification: str = Field(min_length=10)
 
 
 class KeySettings(_Strict):
     dir: str = ".lifegate/keys"
     signing_key: str | None = Field(default=None, description="path to the PEM private key")
+    event_key: str | None = Field(
+        default=None, description="private key the Airflow listener signs platform events "
+        "with; its public key is trusted with scope platform-events")
     trusted: list[TrustedKey] = Field(default_factory=list)
-    require_signatures: bool = False
+    require_signatures: bool | None = Field(
+        default=None, description="default: required as soon as any key is trusted")
+    accept_unsigned: UnsignedAccepted | None = None
+
+    @property
+    def signatures_required(self) -> bool:
+        if self.require_signatures is None:
+            return bool(self.trusted)
+        return self.require_signatures
 
 
 class LedgerSettings(_Strict):
     url: str = f"sqlite:///{DEFAULT_LEDGER}"
+    checkpoints: list[str] = Field(
+        default_factory=lambda: [DEFAULT_CHECKPOINTS], min_length=1,
+        description="folders for the signed checkpoints written after every appending "
+        "command; put one out of the database host's reach")
 
 
 class ConformitySettings(_Strict):
@@ -114,6 +158,7 @@ class Policy(_Strict):
     version: int = 1
     system: SystemIdentity = Field(default_factory=SystemIdentity)
     roles: Roles = Field(default_factory=Roles)
+    people: list[Person] = Field(default_factory=list)
     phases: dict[Phase, list[str]] = Field(default_factory=lambda: dict(_DEFAULT_PHASES))
     gates: dict[str, GateConfig] = Field(default_factory=dict)
     keys: KeySettings = Field(default_factory=KeySettings)

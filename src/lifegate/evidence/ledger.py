@@ -235,11 +235,11 @@ def open_ledger(policy: Policy, url: str | None = None) -> Ledger:
     signer = None
     if policy.keys.signing_key:
         signer = Signer.from_file(policy.resolve(policy.keys.signing_key))
-    elif policy.keys.require_signatures:
+    elif policy.keys.signatures_required:
         raise KeyMaterialError("the policy requires signatures but names no signing key",
                                where=policy.source, fix="run `lifegate keys generate`")
     store = open_store(url or policy.ledger_url())
-    return Ledger(store, signer, trusted_keys(policy), policy.keys.require_signatures,
+    return Ledger(store, signer, trusted_keys(policy), policy.keys.signatures_required,
                   checkpoint_dir=policy.resolve(".lifegate/checkpoints"))
 
 
