@@ -35,7 +35,35 @@ def init_cmd(directory: Path, name: str | None, owner: str | None) -> None:
             text = text.replace(key, value)
         (directory / fname).write_text(text)
         console.print(f"wrote {directory / fname}")
+    for ignore in _write_ignores(directory):
+        console.print(f"updated {ignore}")
     console.print("next: `lifegate keys generate`, then fill in threat_model.yaml")
+
+
+# What never belongs in git or DVC: private keys, the ledger database and its journal files,
+# the listener's spool of unrecorded events. Public keys, policy and checkpoints may be shared.
+IGNORED = (".lifegate/keys/*.key", ".lifegate/ledger.db", ".lifegate/ledger.db-*",
+           ".lifegate/spool/")
+
+
+def _write_ignores(directory: Path) -> list[Path]:
+    """Add the missing IGNORED lines to .gitignore (always) and .dvcignore (in DVC projects),
+    keeping what the files already say."""
+    targets = [directory / ".gitignore"]
+    if (directory / ".dvc").is_dir() or (directory / ".dvcignore").exists():
+        targets.append(directory / ".dvcignore")
+    changed = []
+    for path in targets:
+        text = path.read_text() if path.exists() else ""
+        have = {line.strip() for line in text.splitlines()}
+        missing = [line for line in IGNORED if line not in have]
+        if not missing:
+            continue
+        sep = "" if not text or text.endswith("\n") else "\n"
+        path.write_text(text + sep + "# lifegate: private keys and the evidence database\n"
+                        + "\n".join(missing) + "\n")
+        changed.append(path)
+    return changed
 
 
 COMMANDS = [init_cmd]

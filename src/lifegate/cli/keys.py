@@ -34,6 +34,7 @@ def _record_in_policy(policy_file: Path, private: Path, public: Path, name: str,
     trusted.append({"name": name, "public_key": os.path.relpath(public.resolve(), base),
                     "fingerprint": keyid})
     keys["trusted"] = trusted
+    keys["require_signatures"] = True  # a forged unsigned record must never count
     tmp = policy_file.with_suffix(".yaml.part")
     with tmp.open("w") as f:
         yaml.dump(data, f)
@@ -44,13 +45,18 @@ def _record_in_policy(policy_file: Path, private: Path, public: Path, name: str,
 @click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path),
               envvar="LIFEGATE_POLICY", help="lifegate.yaml to record the key in")
 @click.option("--name", default="lifegate", show_default=True, help="key file name")
-def generate(policy_path: Path | None, name: str) -> None:
+@click.option("--allow-git-tracked", is_flag=True,
+              help="write the private key even where git would track it")
+def generate(policy_path: Path | None, name: str, allow_git_tracked: bool) -> None:
     """Write an ECDSA P-256 key pair (private key mode 0600) and trust it in the policy."""
     from lifegate.evidence.keys import generate_keypair
 
     policy_file = find_policy_file(policy_path)
     policy = load_policy(policy_file)
-    pair = generate_keypair(policy.resolve(policy.keys.dir), name)
+    folder = policy.resolve(policy.keys.dir)
+    if not allow_git_tracked:
+        refuse_git_tracked(folder / f"{name}.key")
+    pair = generate_keypair(folder, name)
     console.print(f"private key: {pair.private} (mode 0600)\npublic key:  {pair.public}\n"
                   f"fingerprint: {pair.keyid}")
     if policy_file is None:
@@ -60,6 +66,30 @@ def generate(policy_path: Path | None, name: str) -> None:
     _record_in_policy(policy_file, pair.private, pair.public, name, pair.keyid)
     load_policy(policy_file)  # the edited policy must still validate
     console.print(f"recorded as signing key and trusted key in {policy_file}")
+
+
+def refuse_git_tracked(private: Path) -> None:
+    """A private key must not land where ``git add .`` would pick it up."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    parent = private.parent
+    while not parent.exists():
+        parent = parent.parent
+    if git is None:
+        return
+    inside = subprocess.run([git, "-C", str(parent), "rev-parse", "--is-inside-work-tree"],
+                            capture_output=True, text=True, check=False)
+    if inside.returncode != 0 or inside.stdout.strip() != "true":
+        return  # not in a git work tree
+    ignored = subprocess.run([git, "-C", str(parent), "check-ignore", "-q", str(private)],
+                             capture_output=True, check=False)
+    if ignored.returncode != 0:
+        raise ConfigError(f"{private} would be tracked by git (it is inside a work tree and "
+                          "not ignored)", where=str(private),
+                          fix="add `.lifegate/keys/*.key` to .gitignore (`lifegate init` does), "
+                          "put keys.dir outside the repository, or pass --allow-git-tracked")
 
 
 COMMANDS = [keys_group]

@@ -49,6 +49,14 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _write_checkpoints() -> None:
+    """A command that appended ends by checkpointing the ledger head (errors shown here)."""
+    if "lifegate.evidence.ledger" in sys.modules:  # only a command that used the ledger
+        from lifegate.evidence.ledger import close_pending
+
+        close_pending()
+
+
 def main() -> None:
     """The console script: runs a command, prints a LifegateError as one clear message with
     its exit code, and leaves the process."""
@@ -65,6 +73,7 @@ def main() -> None:
 def _run() -> None:
     try:
         cli.main(standalone_mode=False)
+        _write_checkpoints()
     except LifegateError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc.diagnostics()}", markup=True,
                           highlight=False)

@@ -18,9 +18,7 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def policy_options(func: F) -> F:
-    """--policy and --ledger-url, loaded into a Policy passed as ``policy``."""
-
+def _options(func: F, *, reader: bool) -> F:
     @click.option("--policy", "-p", "policy_path", type=click.Path(path_type=Path),
                   envvar="LIFEGATE_POLICY", help="lifegate.yaml (default: ./lifegate.yaml)")
     @click.option("--ledger-url", envvar="LIFEGATE_LEDGER_URL",
@@ -28,11 +26,45 @@ def policy_options(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, policy_path: Path | None, ledger_url: str | None,
                 **kwargs: Any) -> Any:
-        overrides: dict[tuple[str, ...], Any] | None = (
-            {("ledger", "url"): ledger_url} if ledger_url else None)
-        return func(*args, policy=load_policy(policy_path, overrides=overrides), **kwargs)
+        return func(*args, policy=load_cli_policy(policy_path, ledger_url, reader=reader),
+                    **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def load_cli_policy(policy_path: Path | None, ledger_url: str | None, *,
+                    reader: bool = False) -> Policy:
+    """The policy of --policy / --ledger-url; a reader's policy must be a file that exists."""
+    overrides: dict[tuple[str, ...], Any] | None = (
+        {("ledger", "url"): ledger_url} if ledger_url else None)
+    if reader:
+        _require_policy_file(policy_path)
+    return load_policy(policy_path, overrides=overrides)
+
+
+def policy_options(func: F) -> F:
+    """--policy and --ledger-url, loaded into a Policy passed as ``policy``."""
+    return _options(func, reader=False)
+
+
+def reader_policy_options(func: F) -> F:
+    """The same, for read-only commands: the policy must be a file that exists (a reader
+    never works on defaults it made up, and never creates a policy, key or ledger)."""
+    return _options(func, reader=True)
+
+
+def _require_policy_file(path: Path | None) -> None:
+    from lifegate.core.errors import ConfigError
+    from lifegate.core.policy import find_policy_file
+
+    file = find_policy_file(path)
+    if file is None:
+        raise ConfigError(f"no lifegate.yaml in {Path.cwd()}", fix="run this in the project "
+                          "folder, pass --policy FILE (or set LIFEGATE_POLICY), or create one "
+                          "with `lifegate init`")
+    if not file.is_file():
+        raise ConfigError(f"the policy {file} is not a file", where=str(file),
+                          fix="pass the path of your lifegate.yaml")
 
 
 _STYLE = {Verdict.PASS: "green", Verdict.WAIVED: "yellow", Verdict.FAIL: "red",

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from lifegate.cli.options import console, policy_options
+from lifegate.cli.options import console, reader_policy_options
 from lifegate.core import Policy
 
 
@@ -19,7 +19,7 @@ from lifegate.core import Policy
 @click.option("--release", default=None, help="sha256 of the release the report is about")
 @click.option("--fail-on", default=None,
               help="override the policy's conformity.fail_on (comma list; 'none' never fails)")
-@policy_options
+@reader_policy_options
 def report_cmd(policy: Policy, formats: str, out: Path, release: str | None,
                fail_on: str | None) -> None:
     """Write the conformity report; exit 1 when a required provision fails it."""
@@ -30,8 +30,8 @@ def report_cmd(policy: Policy, formats: str, out: Path, release: str | None,
     fmts = parse_formats(formats)
     if fail_on is not None:
         policy.conformity.fail_on = [] if fail_on == "none" else fail_on.split(",")
-    led = open_ledger(policy)
-    led.verify()  # never report from a ledger that does not verify
+    led = open_ledger(policy, write=False)
+    led.verify()  # never report from a ledger that does not verify (checkpoints included)
     report = evaluate(led.entries(), policy, ledger=led.location, release=release)
     paths = write_reports(report, fmts, out)
     table = Table(title=f"{report.system} {report.system_version}: EN 304 223 conformity")

@@ -162,22 +162,32 @@ def run_gate(
         "provisions": result.provisions or list(gate.provisions),
         "metrics": {**result.metrics, "duration_seconds": round(time.perf_counter() - t0, 6)},
     })
+    ref = _record(gate, result, context, policy, used, recorder)
+    log.info("gate %s: %s, recorded as %s", gate.id, result.verdict.value, ref)
+    if raise_on_block and result.verdict.blocks:
+        raise GateFailed(result, evidence_ref=str(ref))
+    return GateRun(result=result, record=ref)
+
+
+def _record(gate: Gate, result: GateResult, context: RunContext, policy: Policy,
+            used: list[Waiver], recorder: Recorder | None) -> RecordRef:
+    """Append the run; a ledger opened here is closed here (which writes its checkpoint)."""
+    opened = None
     if recorder is None:
         from lifegate.evidence.ledger import open_ledger
 
-        recorder = open_ledger(policy)
+        recorder = opened = open_ledger(policy)
     try:
         ref = recorder.record_gate_run(result, context, policy, used)
+        if opened is not None:
+            opened.close()
     except LifegateError:
         raise
     except Exception as exc:
         raise EvidenceError(f"could not record the {gate.id} result in the ledger: {exc}",
                             fix="check the ledger URL and that the database is reachable; "
                             "the verdict is not returned without its evidence") from exc
-    log.info("gate %s: %s, recorded as %s", gate.id, result.verdict.value, ref)
-    if raise_on_block and result.verdict.blocks:
-        raise GateFailed(result, evidence_ref=str(ref))
-    return GateRun(result=result, record=ref)
+    return ref
 
 
 def make_context(policy: Policy, phase: Phase | None = None, **fields: Any) -> RunContext:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import logging
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +17,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lifegate.core.engine import RecordRef
 from lifegate.core.errors import EvidenceError, KeyMaterialError, LedgerTamperedError
-from lifegate.evidence.dsse import canonical, envelope
+from lifegate.evidence.checkpoint import (
+    Checkpoint,
+    CheckpointFolder,
+    format_note,
+    newest_of,
+    origin_for,
+    parse_note,
+    sign_note,
+)
+from lifegate.evidence.dsse import canonical, decode_payload, envelope
 from lifegate.evidence.keys import (
     MODEL_CURVES,
     Signer,
@@ -25,13 +36,14 @@ from lifegate.evidence.keys import (
 )
 from lifegate.evidence.statement import PredicateType, gate_run_statement, waiver_statement
 from lifegate.evidence.store import LedgerStore, Record, open_store, record_hash
-from lifegate.evidence.verify import Anchor, VerifyReport, verify_records
+from lifegate.evidence.verify import Anchor, VerifyReport, record_kind, verify_records
 
 if TYPE_CHECKING:
     from lifegate.core.model import GateResult, RunContext
     from lifegate.core.policy import Policy, Waiver
 
-__all__ = ["Entry", "Ledger", "latest_result", "open_ledger", "read_export", "revocations",
+__all__ = ["Entry", "Ledger", "checkpoint_folders", "close_pending", "decode", "key_scopes",
+           "latest_result", "open_ledger", "read_checkpoint", "read_export", "revocations",
            "trusted_fingerprints", "trusted_keys"]
 
 log = logging.getLogger(__name__)
@@ -60,24 +72,50 @@ class Entry:
 
 
 def decode(rec: Record) -> Entry:
-    env = json.loads(rec.envelope)
-    stmt = json.loads(base64.b64decode(env["payload"]))
-    return Entry(rec.seq, datetime.fromisoformat(rec.recorded_at), rec.kind, stmt,
-                 rec.record_hash, bool(env.get("signatures")))
+    """A record as an Entry; its kind comes from the statement, and must match the column."""
+    where = f"record #{rec.seq}"
+    try:
+        env = json.loads(rec.envelope)
+        stmt = decode_payload(env, where)
+        at = datetime.fromisoformat(rec.recorded_at)
+    except (ValueError, TypeError, AttributeError):
+        raise LedgerTamperedError(f"{where} cannot be decoded", seq=rec.seq,
+                                  where=where) from None
+    kind = record_kind(stmt, where, rec.seq)
+    if kind != rec.kind:
+        raise LedgerTamperedError(f"{where} is stored as {rec.kind!r}, but its statement is a "
+                                  f"{kind!r} (the kind column was edited)", seq=rec.seq,
+                                  where=where, fix="run `lifegate ledger verify`; restore the "
+                                  "ledger from a trusted copy")
+    return Entry(rec.seq, at, kind, stmt, rec.record_hash, bool(env.get("signatures")))
 
 
 class Ledger:
-    """Implements :class:`lifegate.core.Recorder` on top of a :class:`LedgerStore`."""
+    """Implements :class:`lifegate.core.Recorder` on top of a :class:`LedgerStore`.
+
+    A writer signs what it appends and, when it is closed (or the process ends), writes one
+    signed checkpoint of the head to every checkpoint folder. A reader (``read_only``) holds
+    no private key, never writes, and checks the ledger against the newest checkpoint."""
 
     def __init__(self, store: LedgerStore, signer: Signer | None = None,
                  trusted: dict[str, ec.EllipticCurvePublicKey] | None = None,
-                 require_signatures: bool = False, checkpoint_dir: Path | None = None) -> None:
+                 require_signatures: bool = False, checkpoint_dir: Path | None = None, *,
+                 checkpoints: list[CheckpointFolder] | None = None, origin: str = "",
+                 scopes: dict[str, str] | None = None, unsigned_through: int = 0,
+                 read_only: bool = False) -> None:
         self.store = store
         self.signer = signer
         self.trusted = trusted or {}
         self.require_signatures = require_signatures
-        self.checkpoint_dir = checkpoint_dir
-        if signer is not None:
+        self.origin = origin or origin_for("ai-system")
+        self.checkpoints = list(checkpoints or [])
+        if checkpoint_dir is not None:
+            self.checkpoints.append(CheckpointFolder(checkpoint_dir, self.origin))
+        self.scopes = scopes or {}
+        self.unsigned_through = unsigned_through
+        self.read_only = read_only
+        self._pending = False
+        if signer is not None and not read_only:
             store.put_key(signer.keyid, public_pem(signer.key.public_key()))
 
     @property
@@ -86,6 +124,8 @@ class Ledger:
 
     def append(self, stmt: dict[str, Any], kind: PredicateType) -> RecordRef:
         """Sign (outside the lock), then chain and store (inside it)."""
+        if self.read_only:
+            raise EvidenceError("this ledger was opened read-only", where=self.location)
         env = canonical(envelope(stmt, self.signer)).decode()
         signer = self.signer
 
@@ -98,7 +138,17 @@ class Ledger:
                           signer.sign_b64(h.encode()))
 
         rec = self.store.append(build)
+        if not self._pending and self.signer is not None and self.checkpoints:
+            self._pending = True
+            _PENDING.add(self)
         return RecordRef(rec.seq, rec.record_hash, self.location)
+
+    def close(self) -> None:
+        """End of an appending command: write the checkpoint of the head (once)."""
+        if self._pending:
+            self._pending = False
+            _PENDING.discard(self)
+            self.checkpoint()
 
     def record_gate_run(self, result: GateResult, context: RunContext, policy: Policy,
                         waivers: list[Waiver]) -> RecordRef:
@@ -120,18 +170,53 @@ class Ledger:
         known.update(self.trusted)
         return known
 
+    def newest_checkpoint(self) -> Checkpoint | None:
+        """The newest valid checkpoint over every folder (legacy JSON ones included)."""
+        keys = self.trusted or self.known_keys()
+        found = [cp for cp in (newest_of(self.checkpoints, keys), *self._legacy(keys)) if cp]
+        return max(found, key=lambda cp: cp.size, default=None)
+
+    def _legacy(self, keys: dict[str, ec.EllipticCurvePublicKey]) -> list[Checkpoint]:
+        """Checkpoints written by lifegate before the signed-note format (JSON DSSE)."""
+        out = []
+        for folder in self.checkpoints:
+            if folder.path.is_dir():
+                for p in sorted(folder.path.glob("checkpoint-*.json"))[-1:]:
+                    a = read_checkpoint(p, keys)
+                    out.append(Checkpoint(self.origin, a.seq, a.record_hash, a.source))
+        return out
+
     def anchors(self) -> list[Anchor]:
-        if self.checkpoint_dir is None or not self.checkpoint_dir.is_dir():
-            return []
-        return [read_checkpoint(p, self.known_keys()) for p in
-                sorted(self.checkpoint_dir.glob("*.json"))]
+        cp = self.newest_checkpoint()
+        return [Anchor(cp.size, cp.root, cp.source)] if cp else []
+
+    def check_not_rolled_back(self) -> None:
+        """Cheap check for readers: the record the newest checkpoint vouches for is here."""
+        for anchor in self.anchors():
+            rec = self.store.get(anchor.seq) if anchor.seq else None
+            if anchor.seq and (rec is None or rec.record_hash != anchor.record_hash):
+                state = "is missing" if rec is None else "differs"
+                raise LedgerTamperedError(
+                    f"record #{anchor.seq} {state}, but checkpoint {anchor.source} vouches for "
+                    "it (the ledger was rolled back, truncated or rewritten)", seq=anchor.seq,
+                    where=anchor.source, fix="restore the ledger from a trusted copy or export")
 
     def verify(self, extra_anchors: list[Anchor] | None = None) -> VerifyReport:
         trusted = set(self.trusted) if self.trusted else None
-        return verify_records(self.store.records(), known_keys=self.known_keys(),
-                              trusted=trusted, require_signatures=self.require_signatures,
-                              head=self.store.head(),
-                              anchors=[*self.anchors(), *(extra_anchors or [])])
+        anchors = [*self.anchors(), *(extra_anchors or [])]
+        report = verify_records(self.store.records(), known_keys=self.known_keys(),
+                                trusted=trusted, require_signatures=self.require_signatures,
+                                head=self.store.head(), anchors=anchors, scopes=self.scopes,
+                                unsigned_through=self.unsigned_through)
+        newest = max(anchors, key=lambda a: a.seq, default=None)
+        report.checkpoint = newest
+        if newest is None and report.records:
+            report.warnings.append("no checkpoint found: a rollback of the ledger to an older "
+                                   "copy would not be detected")
+        if trusted is None and report.signed:
+            report.warnings.append("the policy trusts no key: signatures were checked against "
+                                   "keys stored in the ledger itself")
+        return report
 
     def export(self, path: Path) -> int:
         """Write portable JSONL: a header line (format, keys, head), then one line per record."""
@@ -140,6 +225,7 @@ class Ledger:
         tmp = path.with_suffix(path.suffix + ".part")
         with tmp.open("w", encoding="utf-8") as f:
             f.write(json.dumps({"format": EXPORT_FORMAT, "keys": self.store.keys(),
+                                "origin": self.origin,
                                 "head": {"seq": seq, "record_hash": head}}) + "\n")
             for rec in self.store.records():
                 f.write(json.dumps(rec.to_json(), sort_keys=True) + "\n")
@@ -148,34 +234,66 @@ class Ledger:
         return n
 
     def checkpoint(self, out: Path | None = None) -> Path:
-        """Write a signed checkpoint of the current head; keep it away from the database."""
+        """Write a signed checkpoint note of the current head to every checkpoint folder (or
+        to ``out``); returns the first path written."""
         if self.signer is None:
             raise KeyMaterialError("a checkpoint must be signed, and no signing key is set",
                                    fix="run `lifegate keys generate`")
         seq, head = self.store.head()
-        body = {"seq": seq, "record_hash": head, "ledger": self.location,
-                "at": datetime.now(UTC).isoformat()}
-        env = envelope({"_type": "https://in-toto.io/Statement/v1",
-                        "subject": [{"name": f"ledger#{seq}", "digest": {"sha256": head}}],
-                        "predicateType": str(PredicateType.CHECKPOINT), "predicate": body},
-                       self.signer)
-        if out is None:
-            if self.checkpoint_dir is None:
-                raise EvidenceError("no checkpoint folder configured", fix="pass --out FILE")
-            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            out = self.checkpoint_dir / f"checkpoint-{seq:012d}.json"
-        out.write_text(json.dumps(env, indent=2) + "\n")
-        return out
+        if out is not None:
+            text = format_note(self.origin, seq, head)
+            out.write_text(sign_note(text, self.signer, self.origin))
+            return out
+        if not self.checkpoints:
+            raise EvidenceError("no checkpoint folder configured", fix="pass --out FILE, or "
+                                "set ledger.checkpoints in the policy")
+        written = [f.write(self.signer, seq, head) for f in self.checkpoints]
+        return written[0]
 
 
-def read_checkpoint(path: Path, keys: dict[str, ec.EllipticCurvePublicKey]) -> Anchor:
-    from lifegate.evidence.dsse import decode_payload, pae
+# Writers that appended and have not written their checkpoint yet (flushed at exit).
+_PENDING: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+def close_pending() -> None:
+    """Write the checkpoint of every ledger this process appended to (the end of a command)."""
+    for led in list(_PENDING):
+        led.close()
+
+
+@atexit.register
+def _flush_checkpoints() -> None:
+    for led in list(_PENDING):
+        try:
+            led.close()
+        except Exception:  # the process is ending; say so, never mask its exit status
+            log.exception("lifegate: could not write the ledger checkpoint of %s",
+                          led.location)
+
+
+def read_checkpoint(path: Path, keys: dict[str, ec.EllipticCurvePublicKey],
+                    origin: str | None = None) -> Anchor:
+    """A checkpoint file given by hand: a signed note, or a legacy JSON DSSE checkpoint."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvidenceError(f"cannot read checkpoint {path}: {exc}", where=str(path)) from None
+    if not text.lstrip().startswith("{"):
+        found = origin or text.split("\n", 1)[0]
+        cp = parse_note(text, keys, origin=found, where=str(path))
+        return Anchor(cp.size, cp.root, str(path))
+    try:
+        env = json.loads(text)
+    except ValueError as exc:
+        raise EvidenceError(f"cannot read checkpoint {path}: {exc}", where=str(path)) from None
+    return _legacy_anchor(env, path, keys)
+
+
+def _legacy_anchor(env: dict[str, Any], path: Path,
+                   keys: dict[str, ec.EllipticCurvePublicKey]) -> Anchor:
+    from lifegate.evidence.dsse import pae
     from lifegate.evidence.verify import _Keys
 
-    try:
-        env = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise EvidenceError(f"cannot read checkpoint {path}: {exc}", where=str(path)) from None
     stmt = decode_payload(env, str(path))
     sigs = env.get("signatures") or []
     if not sigs:
@@ -231,21 +349,52 @@ def trusted_keys(policy: Policy) -> dict[str, ec.EllipticCurvePublicKey]:
     return out
 
 
-def open_ledger(policy: Policy, url: str | None = None) -> Ledger:
-    signer = None
-    if policy.keys.signing_key:
-        signer = Signer.from_file(policy.resolve(policy.keys.signing_key))
-    elif policy.keys.signatures_required:
+def key_scopes(policy: Policy) -> dict[str, str]:
+    """Fingerprint -> scope of every trusted key that is not trusted for everything."""
+    out = {}
+    for entry in policy.keys.trusted:
+        if entry.scope.value == "all":
+            continue
+        fp = entry.fingerprint
+        if entry.public_key:
+            fp = fingerprint(load_public_key(policy.resolve(entry.public_key), MODEL_CURVES))
+        if fp:
+            out[fp] = entry.scope.value
+    return out
+
+
+def checkpoint_folders(policy: Policy) -> list[CheckpointFolder]:
+    """The policy's checkpoint folders; any but the default must exist for readers."""
+    from lifegate.core.policy import DEFAULT_CHECKPOINTS
+
+    origin = origin_for(policy.system.name)
+    return [CheckpointFolder(policy.resolve(d), origin, required=d != DEFAULT_CHECKPOINTS)
+            for d in policy.ledger.checkpoints]
+
+
+def open_ledger(policy: Policy, url: str | None = None, *, write: bool = True,
+                signer: Signer | None = None) -> Ledger:
+    """The policy's ledger. A writer (default) signs with ``signer`` or the policy's signing
+    key and creates the ledger if needed; a reader (``write=False``) needs no private key,
+    creates nothing, and fails when the ledger does not exist."""
+    keys = policy.keys
+    if write and signer is None and keys.signing_key:
+        signer = Signer.from_file(policy.resolve(keys.signing_key))
+    if write and signer is None and keys.signatures_required:
         raise KeyMaterialError("the policy requires signatures but names no signing key",
-                               where=policy.source, fix="run `lifegate keys generate`")
-    store = open_store(url or policy.ledger_url())
-    return Ledger(store, signer, trusted_keys(policy), policy.keys.signatures_required,
-                  checkpoint_dir=policy.resolve(".lifegate/checkpoints"))
+                               where=policy.source, fix="run `lifegate keys generate`, or set "
+                               "keys.signing_key / LIFEGATE_SIGNING_KEY")
+    store = open_store(url or policy.ledger_url(), create=write)
+    accepted = keys.accept_unsigned.through_seq if keys.accept_unsigned else 0
+    return Ledger(store, signer if write else None, trusted_keys(policy),
+                  keys.signatures_required, checkpoints=checkpoint_folders(policy),
+                  origin=origin_for(policy.system.name), scopes=key_scopes(policy),
+                  unsigned_through=accepted, read_only=not write)
 
 
 def latest_result(policy: Policy, gate_id: str) -> Entry | None:
     """The most recent recorded run of ``gate_id`` for the policy's system, if any."""
-    for rec in open_ledger(policy).store.newest(PredicateType.GATE_RUN.kind):
+    for rec in open_ledger(policy, write=False).store.newest(PredicateType.GATE_RUN.kind):
         entry = decode(rec)
         pred = entry.predicate
         if pred.get("result", {}).get("gate_id") == gate_id and \
@@ -254,12 +403,34 @@ def latest_result(policy: Policy, gate_id: str) -> Entry | None:
     return None
 
 
-def revocations(policy: Policy, digest: str) -> list[Entry]:
-    """Revocation records of the policy's system that name ``digest``."""
+def revocations(policy: Policy, digest: str, *, missing_ok: bool = False) -> list[Entry]:
+    """Revocation records of the policy's system that name ``digest``, read from a ledger
+    that verifies in full (a hidden or rolled-back revocation is an error, not an absence).
+    ``missing_ok``: a ledger that does not exist yet has none, unless a checkpoint shows that
+    it existed (then it was deleted, which is an error)."""
+    try:
+        led = open_ledger(policy, write=False)
+    except EvidenceError:
+        if not missing_ok or not _url_missing(policy):
+            raise
+        cp = newest_of(checkpoint_folders(policy), trusted_keys(policy))
+        if cp is not None and cp.size > 0:
+            raise LedgerTamperedError(
+                f"the ledger {policy.ledger_url()} is missing, but checkpoint {cp.source} "
+                f"vouches for {cp.size} records", where=cp.source,
+                fix="restore the ledger from a trusted copy") from None
+        return []
+    led.verify()
     out = []
-    for rec in open_ledger(policy).store.newest(PredicateType.REVOCATION.kind):
-        entry = decode(rec)
+    for entry in led.entries(PredicateType.REVOCATION):
         if entry.predicate.get("system") == policy.system.name and \
                 digest in entry.subjects.values():
             out.append(entry)
     return out
+
+
+def _url_missing(policy: Policy) -> bool:
+    from lifegate.evidence.sqlite_store import sqlite_path
+
+    path = sqlite_path(policy.ledger_url())
+    return path is not None and path != ":memory:" and not Path(path).exists()

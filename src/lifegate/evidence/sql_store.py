@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from lifegate.core.errors import EvidenceError
-from lifegate.evidence.store import GENESIS, Record
+from lifegate.evidence.store import GENESIS, Record, missing_ledger
 
 __all__ = ["SqlStore"]
 
@@ -87,10 +87,14 @@ def _sqlite_setup(engine: Engine) -> None:
 class SqlStore:
     """A ledger in an SQL database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         self.location = _redact(url)
         self._sqlite = url.startswith("sqlite")
-        if self._sqlite:
+        if self._sqlite and not create:
+            path = url.removeprefix("sqlite:///").split("?", 1)[0]
+            if not path or path == ":memory:" or not Path(path).is_file():
+                raise missing_ledger(self.location)
+        elif self._sqlite:
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -103,7 +107,23 @@ class SqlStore:
                                 "pip install 'lifegate[postgres]'") from None
         if self._sqlite:
             _sqlite_setup(self.engine)
-        self._init_schema()
+        if create:
+            self._init_schema()
+        else:
+            self._check_schema()
+
+    def _check_schema(self) -> None:
+        """For readers: the tables must exist; nothing is created."""
+        from sqlalchemy import inspect
+
+        try:
+            names = set(inspect(self.engine).get_table_names())
+        except OperationalError as exc:
+            raise EvidenceError(f"cannot reach ledger {self.location}: {exc.orig}",
+                                where=self.location,
+                                fix="check that the database server is running") from None
+        if not {"lifegate_records", "lifegate_head", "lifegate_keys"} <= names:
+            raise missing_ledger(self.location)
 
     def _init_schema(self) -> None:
         for attempt in range(5):
@@ -171,6 +191,11 @@ class SqlStore:
         with self.engine.connect() as conn:
             row = conn.execute(select(head_t.c.seq, head_t.c.record_hash)).one()
         return int(row.seq), str(row.record_hash)
+
+    def get(self, seq: int) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(records_t).where(records_t.c.seq == seq)).first()
+        return Record(**row._asdict()) if row else None
 
     def put_key(self, keyid: str, pem: str) -> None:
         for _ in range(3):

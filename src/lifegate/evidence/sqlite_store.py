@@ -18,7 +18,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from lifegate.core.errors import EvidenceError
-from lifegate.evidence.store import GENESIS, Record
+from lifegate.evidence.store import GENESIS, Record, missing_ledger
 
 __all__ = ["SqliteStore", "sqlite_path"]
 
@@ -53,10 +53,13 @@ def sqlite_path(url: str) -> str | None:
 class SqliteStore:
     """A ledger in an SQLite file; one short-lived connection per operation."""
 
-    def __init__(self, path: str, url: str | None = None) -> None:
+    def __init__(self, path: str, url: str | None = None, *, create: bool = True) -> None:
         self.location = url or f"sqlite:///{path}"
         self.path = path
         self._memory: sqlite3.Connection | None = None
+        if not create:
+            self._check_exists()
+            return
         if path == ":memory:":  # one connection for the store's life: the data lives in it
             self._memory = self._open()
         else:
@@ -72,6 +75,20 @@ class SqliteStore:
                                 where=self.location,
                                 fix="check ledger.url / LIFEGATE_LEDGER_URL and that the file "
                                 "is an SQLite database this user may write") from None
+
+    def _check_exists(self) -> None:
+        """For readers: the file must exist and hold a ledger; nothing is created."""
+        if self.path == ":memory:" or not Path(self.path).is_file():
+            raise missing_ledger(self.location)
+        try:
+            with self._conn() as conn:
+                tables = {r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.DatabaseError as exc:
+            raise EvidenceError(f"cannot read ledger {self.location}: {exc}",
+                                where=self.location) from None
+        if not {"lifegate_records", "lifegate_head", "lifegate_keys"} <= tables:
+            raise missing_ledger(self.location)
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60.0, isolation_level=None,
@@ -147,6 +164,11 @@ class SqliteStore:
         with self._conn() as conn:
             seq, digest = conn.execute("SELECT seq, record_hash FROM lifegate_head").fetchone()
         return int(seq), str(digest)
+
+    def get(self, seq: int) -> Record | None:
+        with self._conn() as conn:
+            row = conn.execute(_SELECT + "WHERE seq = ?", (seq,)).fetchone()
+        return Record(*row) if row else None
 
     def put_key(self, keyid: str, pem: str) -> None:
         with self._write() as conn:

@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from lifegate.core.errors import EvidenceError
 from lifegate.core.hashing import sha256_bytes
 from lifegate.evidence.dsse import canonical
 
-__all__ = ["GENESIS", "LedgerStore", "Record", "open_store", "record_hash"]
+__all__ = ["GENESIS", "LedgerStore", "Record", "missing_ledger", "open_store", "record_hash"]
 
 GENESIS = "0" * 64
 
@@ -50,20 +51,31 @@ class LedgerStore(Protocol):
 
     def head(self) -> tuple[int, str]: ...
 
+    def get(self, seq: int) -> Record | None: ...
+
     def put_key(self, keyid: str, pem: str) -> None: ...
 
     def keys(self) -> dict[str, str]: ...
 
 
-def open_store(url: str) -> LedgerStore:
+def open_store(url: str, *, create: bool = True) -> LedgerStore:
     """The store for a ledger URL: a plain ``sqlite:///PATH`` through the standard library
     (SQLAlchemy is not imported), any other URL (PostgreSQL, drivers, options) through
-    SQLAlchemy. Both use the same tables, so a file opens with either."""
+    SQLAlchemy. Both use the same tables, so a file opens with either. With ``create=False``
+    (readers) a ledger that does not exist yet is an error, and nothing is created."""
     from lifegate.evidence.sqlite_store import SqliteStore, sqlite_path
 
     path = sqlite_path(url)
     if path is not None:
-        return SqliteStore(path, url)
+        return SqliteStore(path, url, create=create)
     from lifegate.evidence.sql_store import SqlStore
 
-    return SqlStore(url)
+    return SqlStore(url, create=create)
+
+
+def missing_ledger(location: str) -> EvidenceError:
+    """The error a reader raises when the ledger it was pointed at does not exist."""
+    return EvidenceError(f"there is no evidence ledger at {location}", where=location,
+                         fix="check ledger.url / --ledger-url / LIFEGATE_LEDGER_URL; a ledger "
+                         "is created by the first command that records evidence (a gate run, "
+                         "`lifegate attest`), never by a read-only command")

@@ -37,6 +37,25 @@ class VerifyReport:
     head_seq: int = 0
     head_hash: str = GENESIS
     keyids: set[str] = field(default_factory=set)
+    unsigned_accepted: int = 0  # unsigned records let through by keys.accept_unsigned
+    checkpoint: Anchor | None = None  # the newest checkpoint the ledger was checked against
+    warnings: list[str] = field(default_factory=list)
+
+
+# Keys whose scope is not "all" may sign only these record kinds.
+SCOPED_KINDS = {"platform-events": frozenset({"platform-event"})}
+
+
+def record_kind(statement: dict[str, object], where: str, seq: int) -> str:
+    """The kind a record must be stored under, derived from its signed predicate type."""
+    from lifegate.evidence.statement import PredicateType
+
+    try:
+        return PredicateType(str(statement.get("predicateType"))).kind
+    except ValueError:
+        raise LedgerTamperedError(f"{where}: unknown predicate type "
+                                  f"{statement.get('predicateType')!r}", seq=seq,
+                                  where=where) from None
 
 
 @dataclass
@@ -44,8 +63,17 @@ class _Keys:
     known: dict[str, ec.EllipticCurvePublicKey]
     trusted: set[str] | None
     require: bool
+    scopes: dict[str, str] = field(default_factory=dict)
+    unsigned_through: int = 0
 
-    def check(self, keyid: str, sig_b64: str, message: bytes, what: str, seq: int) -> None:
+    def check(self, keyid: str, sig_b64: str, message: bytes, what: str, seq: int,
+              kind: str | None = None) -> None:
+        scope = self.scopes.get(keyid, "all")
+        if kind is not None and scope != "all" and kind not in SCOPED_KINDS.get(scope, ()):
+            raise SignatureError(f"record #{seq}: a {kind} record is signed by key "
+                                 f"{keyid[:16]}, which the policy trusts for {scope} only",
+                                 where=f"record #{seq}", fix="the record was forged with a "
+                                 "narrowly trusted key; restore the ledger from a trusted copy")
         key = self.known.get(keyid)
         if key is None:
             raise SignatureError(f"record #{seq}: {what} is signed by unknown key {keyid[:16]}",
@@ -67,21 +95,34 @@ class _Keys:
 
 
 def _check_envelope(rec: Record, keys: _Keys) -> int:
+    """Signatures, statement type and the stored kind; returns the number of signatures."""
     where = f"record #{rec.seq}"
     try:
         env = json.loads(rec.envelope)
     except ValueError:
         raise LedgerTamperedError(f"{where}: envelope is not JSON", seq=rec.seq,
                                   where=where) from None
+    if not isinstance(env, dict):
+        raise LedgerTamperedError(f"{where}: envelope is not a DSSE envelope", seq=rec.seq,
+                                  where=where)
     statement = decode_payload(env, where)
+    kind = record_kind(statement, where, rec.seq)
+    if rec.kind != kind:
+        raise LedgerTamperedError(f"{where} is stored as {rec.kind!r}, but its signed statement "
+                                  f"is a {kind!r} (the kind column was edited)", seq=rec.seq,
+                                  where=where, fix="restore the ledger from a trusted copy")
     body = base64.b64decode(env["payload"])
     sigs = env.get("signatures") or []
+    if not isinstance(sigs, list) or not all(isinstance(s, dict) for s in sigs):
+        raise LedgerTamperedError(f"{where}: malformed signatures", seq=rec.seq, where=where)
     for sig in sigs:
         keys.check(str(sig.get("keyid", "")), str(sig.get("sig", "")),
-                   pae(env["payloadType"], body), "statement", rec.seq)
-    if keys.require and not sigs:
+                   pae(env["payloadType"], body), "statement", rec.seq, kind)
+    if keys.require and not sigs and rec.seq > keys.unsigned_through:
         raise SignatureError(f"{where}: statement is not signed, but signatures are required",
-                             where=where, fix="sign with the system key (lifegate keys generate)")
+                             where=where, fix="a forged or pre-signing record: restore the "
+                             "ledger, or accept old unsigned records up to a named record with "
+                             "keys.accept_unsigned in the policy")
     if statement.get("_type") != "https://in-toto.io/Statement/v1":
         raise LedgerTamperedError(f"{where}: not an in-toto Statement v1", seq=rec.seq,
                                   where=where)
@@ -113,9 +154,14 @@ def verify_records(
     records: Iterable[Record], *, known_keys: dict[str, ec.EllipticCurvePublicKey],
     trusted: set[str] | None = None, require_signatures: bool = False,
     head: tuple[int, str] | None = None, anchors: Iterable[Anchor] = (),
+    scopes: dict[str, str] | None = None, unsigned_through: int = 0,
 ) -> VerifyReport:
-    """Raise LedgerTamperedError / SignatureError at the first bad record, else report."""
-    keys = _Keys(known_keys, trusted, require_signatures)
+    """Raise LedgerTamperedError / SignatureError at the first bad record, else report.
+
+    ``scopes`` narrows what a key may sign (fingerprint -> scope); ``unsigned_through``
+    accepts unsigned records up to that record (records written before signatures were
+    required, accepted by a named person in the policy)."""
+    keys = _Keys(known_keys, trusted, require_signatures, scopes or {}, unsigned_through)
     report = VerifyReport()
     seen: dict[int, str] = {}
     wanted = {a.seq: a for a in anchors}
@@ -123,13 +169,15 @@ def verify_records(
         _check_link(rec, report.head_seq + 1, report.head_hash)
         if rec.chain_sig and rec.chain_keyid:
             keys.check(rec.chain_keyid, rec.chain_sig, rec.record_hash.encode(), "chain",
-                       rec.seq)
+                       rec.seq, rec.kind)
             report.keyids.add(rec.chain_keyid)
-        elif require_signatures:
+        elif require_signatures and rec.seq > unsigned_through:
             raise SignatureError(f"record #{rec.seq}: chain link is not signed",
                                  where=f"record #{rec.seq}")
         n = _check_envelope(rec, keys)
         report.signed += 1 if n else 0
+        if require_signatures and not n:
+            report.unsigned_accepted += 1
         report.records += 1
         report.head_seq, report.head_hash = rec.seq, rec.record_hash
         if rec.seq in wanted:
@@ -140,10 +188,13 @@ def verify_records(
             f"#{report.head_seq}: records at the end were deleted or replaced",
             seq=report.head_seq + 1, where=f"record #{report.head_seq + 1}")
     for seq, anchor in sorted(wanted.items()):
+        if seq == 0:
+            continue  # a checkpoint of the empty ledger vouches for nothing
         if seen.get(seq) != anchor.record_hash:
             state = "is missing" if seq not in seen else "differs"
             raise LedgerTamperedError(
                 f"record #{seq} {state}, but checkpoint {anchor.source} vouches for it "
-                "(the ledger was truncated or rewritten)", seq=seq, where=anchor.source,
+                "(the ledger was rolled back, truncated or rewritten)", seq=seq,
+                where=anchor.source,
                 fix="restore the ledger from a trusted copy or export")
     return report
