@@ -78,10 +78,13 @@ def _check_name(report: FileReport, where: str, name: str) -> None:
 
 
 def _torch_roles(names: list[str]) -> dict[str, str]:
-    """Storage and metadata members of a PyTorch zip (they hold raw bytes, not pickles)."""
+    """Storage and metadata members of a PyTorch zip (they hold raw bytes, not pickles), and
+    its ``data.pkl`` when the archive has PyTorch's version record beside it (the one pickle
+    whose storage persistent ids are accepted, see :mod:`lifegate.gates._scan_torch`)."""
     lowered = [n.lower() for n in names]
     prefixes = {n[: -len("data.pkl")] for n in lowered
                 if n == "data.pkl" or n.endswith("/data.pkl")}
+    versioned = {p for p in prefixes if {p + "version", p + ".data/version"} & set(lowered)}
     roles: dict[str, str] = {}
     for name, low in zip(names, lowered, strict=True):
         for prefix in prefixes:
@@ -90,6 +93,8 @@ def _torch_roles(names: list[str]) -> dict[str, str]:
                 roles[name] = "storage"
             elif rest in _TORCH_META:
                 roles[name] = "meta"
+            elif name[len(prefix):] == "data.pkl" and prefix in versioned:
+                roles[name] = "torch-pickle"
     return roles
 
 

@@ -37,10 +37,15 @@ from lifegate.gates._scan_formats import (
     sniff,
 )
 from lifegate.gates._scan_pickle import PickleResult, PickleWalker
+from lifegate.gates._scan_torch import (
+    LEGACY_OBJECT_PICKLE,
+    TORCH_LEGACY_MAGIC,
+    describe,
+    is_storage_pid,
+)
 
 __all__ = ["ScanConfig", "Scanner"]
 
-TORCH_LEGACY_MAGIC: Final = 0x1950A86A20F9469CFC6C
 TORCH_LEGACY_PICKLES: Final = 5  # magic, protocol, sys info, the model, storage keys
 MAX_MEMBER_FORMATS: Final = 200
 MAX_STACKED: Final = 64
@@ -54,6 +59,7 @@ _Handler = Callable[[FileReport, Stream, str, str, int, str], str | None]
 class ScanConfig:
     allow: Allowlist
     allow_unknown: bool
+    allow_empty: bool
     tee_limit: int
     max_depth: int
     max_member_bytes: int
@@ -70,7 +76,7 @@ class Scanner:
             "gzip": self._compressed, "bz2": self._compressed, "xz": self._compressed,
             "lzma": self._compressed, "zlib": self._compressed, "lz4": self._unsupported,
             "joblib-zfile": self._unsupported, "tensor-data": self._probe,
-            "torch-metadata": self._meta, "unknown": self._probe,
+            "torch-metadata": self._meta, "unknown": self._probe, "empty": self._empty,
             **{kind: self._simple for kind in SIMPLE_FORMATS},
         }
 
@@ -91,9 +97,13 @@ class Scanner:
               role: str | None = None) -> str:
         fmt = {"storage": "tensor-data", "meta": "torch-metadata"}.get(role or "", "unknown")
         try:
-            if role is None:
-                fmt = sniff(name, s.peek(HEAD))
-            fmt = self._handlers[fmt](report, s, name, where, depth, fmt) or fmt
+            if role in (None, "torch-pickle"):
+                head = s.peek(HEAD)
+                fmt = sniff(name, head) if head else "empty"
+            if fmt == "pickle" and role == "torch-pickle":
+                self._report_pickles(report, where, self._walk_stack(s), torch_zip=True)
+            else:
+                fmt = self._handlers[fmt](report, s, name, where, depth, fmt) or fmt
         except LimitError as exc:
             report.add(exc.rule, Severity.HIGH, where, f"{where}: {exc}")
         except CorruptError as exc:
@@ -172,8 +182,9 @@ class Scanner:
         self._report_pickles(report, where, self._walk_stack(s))
         return None
 
-    def _report_pickles(self, report: FileReport, where: str,
-                        results: list[PickleResult]) -> None:
+    def _report_pickles(self, report: FileReport, where: str, results: list[PickleResult],
+                        *, torch_zip: bool = False) -> None:
+        legacy = results[0].value == TORCH_LEGACY_MAGIC and type(results[0].value) is int
         for i, r in enumerate(results):
             label = where if i == 0 else f"{where}@{r.start}"
             if i and r.error:
@@ -181,20 +192,38 @@ class Scanner:
                            f"the pickle's STOP is not a pickle ({r.error}); a loader that "
                            "reads on (a polyglot file) would see it")
                 r.error = None
-            self._report_stream(report, label, r)
+            torch = "zip" if torch_zip and i == 0 else \
+                "legacy" if legacy and i == LEGACY_OBJECT_PICKLE else None
+            self._report_stream(report, label, r, torch)
 
-    def _report_stream(self, report: FileReport, label: str, r: PickleResult) -> None:
+    def _report_persids(self, report: FileReport, label: str, r: PickleResult,
+                        torch: str | None) -> None:
+        for p in r.persids:
+            if torch and p.opcode == "BINPERSID" and \
+                    is_storage_pid(p.pid, legacy=torch == "legacy"):
+                continue
+            report.add("SCAN-PERSID", Severity.HIGH, label, f"{label}: {p.opcode} at offset "
+                       f"{p.offset} hands {describe(p.pid)} to the loader's persistent_load, "
+                       "which may turn it into any call; only PyTorch storage references in a "
+                       "PyTorch checkpoint are accepted (docs/scanning.md)")
+
+    def _report_stream(self, report: FileReport, label: str, r: PickleResult,
+                       torch: str | None = None) -> None:
         report.pickles += 1
+        self._report_persids(report, label, r, torch)
         for ref in r.refs.values():
             full = f"{ref.module}.{ref.name}"
             report.globals.add(full)
             if self.c.allow.allows(ref.module, ref.name):
                 continue
             written = f" (written as {ref.written})" if ref.written else ""
+            profile = self.c.allow.unselected_profile(ref.module, ref.name)
+            hint = f"; the '{profile}' profile allows it (settings.profiles)" if profile \
+                else ""
             report.add("SCAN-GLOBAL", danger(ref.module, ref.name), label,
                        f"{label}: pickle imports {full}{written} ({ref.opcode} at offset "
                        f"{ref.offset}), which is not on the allowlist; loading the file "
-                       "would call it")
+                       f"would call it{hint}")
         for p in r.problems:
             report.add(p.rule, Severity.CRITICAL if p.critical else Severity.HIGH, label,
                        f"{label}: {p.message}")
@@ -218,6 +247,17 @@ class Scanner:
             return "pickle"
         if fmt == "unknown":
             self._unknown(report, where)
+        return None
+
+    def _empty(self, report: FileReport, s: Stream, name: str, where: str, depth: int,
+               fmt: str) -> str | None:
+        if self.c.allow_empty:
+            report.add("SCAN-EMPTY-FILE", Severity.INFO, where, f"{where}: empty (0 bytes), "
+                       "accepted by allow_empty_files", blocking=False)
+            return None
+        report.add("SCAN-EMPTY-FILE", Severity.MEDIUM, where, f"{where}: empty (0 bytes); no "
+                   "model format is empty, so the save or copy that made it likely failed; "
+                   "remove it, or set allow_empty_files")
         return None
 
     def _unknown(self, report: FileReport, where: str) -> None:

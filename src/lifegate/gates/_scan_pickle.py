@@ -31,7 +31,8 @@ from lifegate.gates._scan_joblib import LayoutError, array_layout, is_wrapper
 from lifegate.gates._scan_stack import DATA_HANDLERS, Problem, StackModel
 from lifegate.gates._scan_values import UNKNOWN, Global, Large, Obj
 
-__all__ = ["LARGE", "OPCODE_BYTES", "GlobalRef", "PickleResult", "PickleWalker", "Problem"]
+__all__ = ["LARGE", "OPCODE_BYTES", "GlobalRef", "PersistentRef", "PickleResult", "PickleWalker",
+           "Problem"]
 
 LARGE: Final = 1 << 20
 NAME_CAP: Final = 1 << 16
@@ -63,6 +64,16 @@ class GlobalRef:
     count: int = 1
 
 
+@dataclass(frozen=True)
+class PersistentRef:
+    """A persistent id (PERSID / BINPERSID): the value handed to the loader's
+    ``persistent_load``, described as the stack model knows it."""
+
+    opcode: str
+    offset: int
+    pid: object
+
+
 @dataclass
 class PickleResult:
     start: int
@@ -77,6 +88,7 @@ class PickleResult:
     note: str | None = None
     limit_rule: str | None = None
     nested: list[PickleResult] = field(default_factory=list)
+    persids: list[PersistentRef] = field(default_factory=list)
 
 
 class PickleWalker(StackModel):
@@ -331,10 +343,13 @@ class PickleWalker(StackModel):
         self._retee(b"")
 
     def op_persid(self, arg: object, pos: int) -> None:
+        self.result.persids.append(PersistentRef("PERSID", pos, arg))
+        self.result.calls += 1
         self._push(UNKNOWN)
 
     def op_binpersid(self, arg: object, pos: int) -> None:
-        self._pop(pos)
+        self.result.persids.append(PersistentRef("BINPERSID", pos, self._pop(pos)))
+        self.result.calls += 1
         self._push(UNKNOWN)
 
     def op_next_buffer(self, arg: object, pos: int) -> None:

@@ -34,10 +34,11 @@ from lifegate.core.model import (
     Subject,
 )
 from lifegate.core.policy import Policy
-from lifegate.gates._scan_allow import BUILTIN_PACKAGES, ENTRY, Allowlist
+from lifegate.gates._scan_allow import ENTRY, Allowlist
 from lifegate.gates._scan_common import FileReport
 from lifegate.gates._scan_engine import ScanConfig, Scanner
 from lifegate.gates._scan_fickling import THRESHOLD, second_opinions
+from lifegate.gates._scan_profiles import DEFAULT_PROFILES, Profile
 from lifegate.gates._scan_sarif import SUBJECT_PREFIX, to_sarif
 
 __all__ = ["ScanGate", "ScanSettings"]
@@ -52,9 +53,14 @@ MAX_GLOBALS_LISTED: Final = 500
 class ScanSettings(GateSettings):
     paths: list[str] = Field(default_factory=list, description="files or folders to scan, "
                              "relative to the policy; used when artifacts['model'] is unset")
+    profiles: list[Profile] = Field(default_factory=lambda: list(DEFAULT_PROFILES),
+                                    description="vetted allowlist profiles (numpy, scipy, "
+                                    "sklearn, torch, pandas; docs/scanning.md); default: all")
     allowed_globals: list[str] = Field(default_factory=list, description="'module.name' or "
                                        "'module.*' entries added to the built-in allowlist")
     allow_unknown_formats: bool = False
+    allow_empty_files: bool = Field(default=False, description="record zero-byte files as "
+                                    "information instead of blocking")
     second_opinion: bool = Field(default=True, description="run fickling's static analysis")
     second_opinion_max_bytes: int = Field(default=64 << 20, ge=0, description="larger "
                                           "pickle streams are not given to fickling")
@@ -84,7 +90,7 @@ class ScanGate:
     def __init__(self, settings: ScanSettings, policy: Policy) -> None:
         self.settings = settings
         self.policy = policy
-        self.allow = Allowlist(settings.allowed_globals)
+        self.allow = Allowlist(settings.allowed_globals, settings.profiles)
 
     def check(self, context: RunContext) -> GateResult:
         roots = self._roots(context)
@@ -110,7 +116,8 @@ class ScanGate:
             details={"files": {r.display: self._file_details(r) for r in reports},
                      "second_opinion": {o.where: o.verdict for o in opinions},
                      "second_opinion_threshold": THRESHOLD,
-                     "allowlist": {"packages": list(BUILTIN_PACKAGES),
+                     "allowlist": {"profiles": [str(p) for p in self.allow.profiles],
+                                   "packages": list(self.allow.packages),
                                    "policy": list(self.settings.allowed_globals)}},
             tool_versions=_tool_versions(self.settings.second_opinion),
         )
@@ -169,6 +176,7 @@ class ScanGate:
         s = self.settings
         scanner = Scanner(ScanConfig(
             allow=self.allow, allow_unknown=s.allow_unknown_formats,
+            allow_empty=s.allow_empty_files,
             tee_limit=s.second_opinion_max_bytes if s.second_opinion else 0,
             max_depth=s.max_archive_depth, max_member_bytes=s.max_member_bytes,
             max_files=s.max_files))

@@ -147,3 +147,44 @@ def joblib_like(path: Path, obj: object, monkeypatch: pytest.MonkeyPatch, *,
 
         Pickler(fh, protocol=4).dump(obj)
     return path
+
+
+def torch_state_pickle(monkeypatch: pytest.MonkeyPatch, *, legacy: bool = False,
+                       pid: Any = None) -> bytes:
+    """data.pkl as torch.save writes it (protocol 2): an OrderedDict of tensors rebuilt by
+    torch._utils._rebuild_tensor_v2 from storages given as persistent ids. ``pid`` replaces
+    the storage's persistent id (to write ids that torch would not)."""
+    import collections
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args: object) -> None:
+        raise AssertionError("never called")
+
+    class Tensor:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return _rebuild_tensor_v2, (FloatStorage(), 0, (2,), (1,), False,
+                                        collections.OrderedDict())
+
+    fake_modules(monkeypatch, {"torch.FloatStorage": FloatStorage,
+                               "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2})  # type: ignore[dict-item]
+    storage_id = ("storage", FloatStorage, "0", "cpu", 2) + ((None,) if legacy else ())
+    buf = io.BytesIO()
+    pickler = pickle.Pickler(buf, protocol=2)
+    pickler.persistent_id = lambda o: (  # type: ignore[method-assign]
+        (storage_id if pid is None else pid) if isinstance(o, FloatStorage) else None)
+    pickler.dump(collections.OrderedDict(weight=Tensor()))
+    return buf.getvalue()
+
+
+def torch_legacy(state: bytes, *, first: bytes | None = None) -> bytes:
+    """A legacy (non-zip) torch.save file: magic, protocol, sys info, the object, the storage
+    keys, then the raw storage bytes. ``first`` replaces the pickle of the magic number."""
+    buf = io.BytesIO(first or pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2))
+    buf.seek(0, io.SEEK_END)
+    for part in (1001, {"little_endian": True}):
+        pickle.dump(part, buf, protocol=2)
+    buf.write(state)
+    pickle.dump(["0"], buf, protocol=2)
+    return buf.getvalue() + struct.pack("<q", 2) + bytes(8)

@@ -634,3 +634,118 @@ def test_walker_agrees_with_genops(protocol: int) -> None:
     assert {f"{m}.{n}" for m, n in result.refs} == expected
     assert result.normalized is not None
     assert _genops_globals(result.normalized) == _genops_globals(data)
+
+
+# -- persistent ids -------------------------------------------------------------------------------
+
+def test_pytorch_zip_storage_ids_pass(policy: Policy, models: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = samples.torch_zip(models / "model.bin", samples.torch_state_pickle(monkeypatch))
+    assert scan(policy, path).verdict is Verdict.PASS
+
+
+def test_legacy_pytorch_storage_ids_pass(policy: Policy, models: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    state = samples.torch_state_pickle(monkeypatch, legacy=True)
+    (models / "old.pt").write_bytes(samples.torch_legacy(state))
+    result = scan(policy, models / "old.pt")
+    assert result.verdict is Verdict.PASS and result.metrics["pickles"] == 5
+
+
+@pytest.mark.parametrize(("pid", "shown"), [
+    ("os.system", "'os.system'"),  # a name a persistent_load could look up and call
+    (("storage", "FloatStorage", "0", "cpu", 2), "'FloatStorage'"),  # class given as text
+    (("module", "x", "y", "z", 1), "'module'"),
+    (("storage", None, "0", "cpu", 2, None), "None"),  # legacy shape inside a zip
+])
+def test_other_persistent_ids_in_a_pytorch_zip_fail(policy: Policy, models: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    pid: object, shown: str) -> None:
+    data = samples.torch_state_pickle(monkeypatch, pid=pid)
+    path = samples.torch_zip(models / "model.pt", data)
+    exc = fails(policy, path, "BINPERSID at offset", shown, "persistent_load")
+    assert rules(exc) == {"SCAN-PERSID"}
+
+
+def test_persistent_ids_outside_pytorch_fail(policy: Policy, models: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    state = samples.torch_state_pickle(monkeypatch)
+    (models / "plain.pkl").write_bytes(state)  # torch's own ids, but not in a checkpoint
+    (models / "text.pkl").write_bytes(b"Pos.system\n.")  # protocol 0 PERSID
+    samples.write_zip(models / "nover.pt", {"archive/data.pkl": state})
+    exc = fails(policy, models, "m/plain.pkl: BINPERSID", "m/text.pkl: PERSID at offset 0 "
+                "hands 'os.system'", "m/nover.pt!archive/data.pkl: BINPERSID")
+    assert rules(exc) == {"SCAN-PERSID"}
+
+
+def test_legacy_pytorch_magic_must_be_literal(policy: Policy, models: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    state = samples.torch_state_pickle(monkeypatch, legacy=True)
+    first = b"\x80\x02cbuiltins\nint\nX\x16\x00\x00\x000x1950A86A20F9469CFC6CK\x10\x86R."
+    (models / "old.pt").write_bytes(samples.torch_legacy(state, first=first))
+    assert "SCAN-PERSID" in rules(fails(policy, models / "old.pt", "BINPERSID"))
+
+
+# -- profiles -------------------------------------------------------------------------------------
+
+def _frames() -> dict[str, object]:
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+    return {"frame": pd.DataFrame({"a": [1, 2], "s": ["x", "y"], "t": pd.date_range(
+                "2024", periods=2, tz="UTC")}),
+            "series": pd.Series(pd.Categorical(["a", "b"])), "arr": np.arange(3.0),
+            "index": pd.period_range("2024-01", periods=2, freq="M")}
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 5])
+def test_pandas_pickles_pass_with_the_pandas_profile(policy: Policy, models: Path,
+                                                     protocol: int) -> None:
+    for name, obj in _frames().items():
+        (models / f"{name}.pkl").write_bytes(pickle.dumps(obj, protocol=protocol))
+    result = scan(policy, models)
+    assert result.verdict is Verdict.PASS, result.findings
+    assert "pandas" in result.details["allowlist"]["profiles"]
+
+
+def test_pandas_pickles_fail_without_the_profile(make_policy: Make, models: Path) -> None:
+    (models / "f.pkl").write_bytes(pickle.dumps(_frames()["frame"], protocol=4))
+    policy = make_policy(**{"LG-SCAN": {"profiles": ["numpy"]}})
+    exc = fails(policy, models / "f.pkl", "pandas.DataFrame", "not on the allowlist",
+                "the 'pandas' profile allows it")
+    assert exc.result.details["allowlist"]["profiles"] == ["numpy"]
+
+
+def test_profiles_select_what_is_allowed(make_policy: Make, models: Path) -> None:
+    np = pytest.importorskip("numpy")
+    (models / "a.pkl").write_bytes(pickle.dumps(np.arange(3), protocol=2))
+    (models / "c.pkl").write_bytes(CUSTOM)
+    policy = make_policy(**{"LG-SCAN": {"profiles": ["pandas"]}})  # requires numpy
+    fails(policy, models, "mypkg.models.Custom")
+    assert scan(policy, models / "a.pkl").verdict is Verdict.PASS
+    policy = make_policy(**{"LG-SCAN": {"profiles": ["torch"]}})
+    fails(policy, models / "a.pkl", "numpy.dtype", "the 'numpy' profile allows it")
+
+
+def test_unknown_profile_is_a_config_error(make_policy: Make, models: Path) -> None:
+    (models / "c.json").write_text("{}")
+    with pytest.raises(ConfigError, match="profiles"):
+        scan(make_policy(**{"LG-SCAN": {"profiles": ["everything"]}}), models)
+
+
+# -- empty files ----------------------------------------------------------------------------------
+
+def test_empty_file_is_reported_as_empty(policy: Policy, models: Path) -> None:
+    for name in ("weights.bin", "model.pkl", "x.safetensors"):
+        (models / name).write_bytes(b"")
+    samples.write_zip(models / "a.zip", {"inner/empty.pt": b"", "ok.json": b"{}"})
+    exc = fails(policy, models, "m/weights.bin: empty (0 bytes)", "m/model.pkl: empty",
+                "m/x.safetensors: empty", "m/a.zip!inner/empty.pt: empty")
+    assert rules(exc) == {"SCAN-EMPTY-FILE"}
+    assert exc.result.details["files"]["m/weights.bin"]["format"] == "empty"
+
+
+def test_empty_files_pass_when_allowed(make_policy: Make, models: Path) -> None:
+    (models / "placeholder").write_bytes(b"")
+    result = scan(make_policy(**{"LG-SCAN": {"allow_empty_files": True}}), models)
+    assert result.verdict is Verdict.PASS
+    assert [f.rule for f in result.findings] == ["SCAN-EMPTY-FILE"]
