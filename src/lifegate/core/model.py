@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Collection, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CheckOutcome",
     "Evidence",
     "Finding",
     "GateResult",
@@ -19,6 +21,7 @@ __all__ = [
     "Severity",
     "Subject",
     "Verdict",
+    "provision_checks",
     "utcnow",
 ]
 
@@ -92,8 +95,35 @@ class Evidence(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+CheckOutcome = Literal["pass", "fail"]
+
+
+def provision_checks(findings: Iterable[Finding],
+                     checked: Mapping[str, Collection[str]]) -> dict[str, CheckOutcome]:
+    """The outcome of each provision's own checks, for :attr:`GateResult.provision_checks`.
+
+    ``checked`` maps each provision the gate can vouch for to the other provisions whose
+    blocking findings also fail it (e.g. a child requirement the parent includes). A provision
+    fails when a blocking finding names it or one of those; a blocking finding that names no
+    provision fails every one, since the gate cannot say which check it belongs to.
+    """
+    blocking = [f for f in findings if f.blocking]
+    if any(f.provision is None for f in blocking):
+        return dict.fromkeys(checked, "fail")
+    named = {f.provision for f in blocking}
+    return {pid: "fail" if named & {pid, *also} else "pass" for pid, also in checked.items()}
+
+
 class GateResult(_Strict):
-    """What a gate found. ``waived`` is only ever set by :func:`lifegate.core.run_gate`."""
+    """What a gate found. ``waived`` is only ever set by :func:`lifegate.core.run_gate`.
+
+    ``provision_checks`` says, per provision, whether that provision's own checks in this run
+    passed. The conformity report reads it when the verdict is ``fail`` (or ``waived``): a
+    provision the run maps to is met then only if the gate recorded ``"pass"`` for it here;
+    one the gate says nothing about counts as failed (or waived). An ``error`` run fails
+    every provision whatever this says. Empty by default, so results recorded before the
+    field existed still parse (and a failed one fails all its provisions).
+    """
 
     gate_id: str
     verdict: Verdict
@@ -107,14 +137,21 @@ class GateResult(_Strict):
     tool_versions: dict[str, str] = Field(default_factory=dict)
     waivers: list[str] = Field(default_factory=list, description="ids of waivers applied")
     details: dict[str, Any] = Field(default_factory=dict)
+    provision_checks: dict[str, CheckOutcome] = Field(
+        default_factory=dict, description="provision id -> outcome of its own checks")
 
     def blocking_findings(self) -> list[Finding]:
         return [f for f in self.findings if f.blocking and f.waived_by is None]
 
     @classmethod
-    def from_findings(cls, gate_id: str, findings: list[Finding], **kwargs: Any) -> GateResult:
-        """Verdict ``fail`` when any finding blocks, else ``pass``."""
+    def from_findings(cls, gate_id: str, findings: list[Finding], *,
+                      checked: Mapping[str, Collection[str]] | None = None,
+                      **kwargs: Any) -> GateResult:
+        """Verdict ``fail`` when any finding blocks, else ``pass``; with ``checked``, also
+        the per-provision outcomes (see :func:`provision_checks`)."""
         verdict = Verdict.FAIL if any(f.blocking for f in findings) else Verdict.PASS
+        if checked is not None:
+            kwargs["provision_checks"] = provision_checks(findings, checked)
         return cls(gate_id=gate_id, verdict=verdict, findings=findings, **kwargs)
 
 

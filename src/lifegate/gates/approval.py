@@ -60,6 +60,11 @@ class ApproveSettings(GateSettings):
     approvals_dir: str = ".lifegate/approvals"
 
 
+# Every check here is about the effective oversight of this release (5.1.4-3); without it
+# no oversight capability is shown either (5.1.4-1).
+CHECKED: dict[str, tuple[str, ...]] = {"5.1.4-3": (), "5.1.4-1": ("5.1.4-3",)}
+
+
 def _f(rule: str, message: str, location: str | None = None) -> Finding:
     return Finding(rule=rule, message=message, location=location, provision="5.1.4-3")
 
@@ -121,7 +126,8 @@ class ApprovalGate:
         path, subjects, findings = self.release(context)
         result_subjects = [Subject(name=k, sha256=v) for k, v in sorted(subjects.items())]
         if findings:
-            return GateResult.from_findings(self.id, findings, subjects=result_subjects)
+            return GateResult.from_findings(self.id, findings, subjects=result_subjects,
+                                            checked=CHECKED)
         ledger = open_ledger(self.policy)
         request = latest_request(self.policy, subjects, ledger)
         requester = str(request.predicate.get("requestedBy")) if request else None
@@ -134,7 +140,7 @@ class ApprovalGate:
         counted = [{"approver": a.record.approver, "role": a.record.role, "seq": a.seq,
                     "expires": a.record.expires.isoformat()} for a in quorum.counted if a.record]
         return GateResult.from_findings(
-            self.id, findings + quorum.findings, subjects=result_subjects,
+            self.id, findings + quorum.findings, subjects=result_subjects, checked=CHECKED,
             metrics={"approvals_counted": float(len(counted)),
                      "quorum": float(self.settings.quorum)},
             details={"requested_by": requester, "approvals": counted,

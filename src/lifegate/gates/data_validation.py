@@ -38,6 +38,12 @@ P_VALIDATE: Final = "5.2.1-4.1"
 P_POISON: Final = "5.2.5-1"
 P_PROVENANCE: Final = "5.2.4-2"
 P_PROVENANCE_FIELDS: Final = "5.2.4-2.1"
+# The provisions whose own checks this gate can vouch for, and what else fails each (a
+# provenance record that is missing lacks its fields too, and vice versa). 5.2.1-4 (protect
+# the data from unauthorised access) has no check of its own here.
+CHECKED: Final[dict[str, tuple[str, ...]]] = {
+    P_VALIDATE: (), P_POISON: (), P_PROVENANCE: (P_PROVENANCE_FIELDS,),
+    P_PROVENANCE_FIELDS: (P_PROVENANCE,)}
 
 
 class ExpectationSpec(BaseModel):
@@ -133,7 +139,7 @@ class DataValidationGate:
         summary = self._summary(data, outcomes, checks)
         evidence = self._write(context, validation, summary)
         return GateResult.from_findings(
-            self.id, findings, subjects=subjects, evidence=evidence,
+            self.id, findings, subjects=subjects, evidence=evidence, checked=CHECKED,
             metrics=_metrics(data, outcomes, checks),
             details={"summary": summary}, tool_versions=_versions())
 

@@ -29,7 +29,7 @@ from lifegate.core.policy import Policy
 from lifegate.evidence.keys import Signer
 from lifegate.evidence.ledger import latest_result, open_ledger, trusted_keys
 from lifegate.evidence.release import ReleaseManifest, add_entry, manifest_path, read_manifest
-from lifegate.gates._disclosure_card import SystemCard, load_card, missing_sections
+from lifegate.gates._disclosure_card import REQUIRED, SystemCard, load_card, missing_sections
 from lifegate.gates._disclosure_changes import SUMMARY_KEY, change_notice
 from lifegate.gates._disclosure_facts import collect_facts, summary
 from lifegate.gates._disclosure_render import OUTPUTS, Disclosure, render
@@ -58,6 +58,14 @@ class DiscloseSettings(GateSettings):
     require_release: bool = True
     metrics_file: str | None = None
     evaluation_gate: str | None = "LG-EVAL"
+
+
+def _checked() -> dict[str, tuple[str, ...]]:
+    """The provisions a required section answers (the guidance of 5.3.1-2 includes its
+    parts); the gate's other provisions have no check of their own here."""
+    out: dict[str, tuple[str, ...]] = {s.provision: () for s in REQUIRED}
+    out["5.3.1-2"] = tuple(p for p in out if p.startswith("5.3.1-2."))
+    return out
 
 
 class DisclosureGate:
@@ -94,7 +102,8 @@ class DisclosureGate:
         manifest, problems = self._release(context)
         findings += problems
         if any(f.blocking for f in findings):
-            return GateResult.from_findings(self.id, findings, subjects=subjects)
+            return GateResult.from_findings(self.id, findings, subjects=subjects,
+                                            checked=_checked())
         return self._write(context, card, manifest, findings, subjects)
 
     def _release(self, context: RunContext
@@ -135,7 +144,7 @@ class DisclosureGate:
         subjects.append(Subject(name="disclosure:disclosure.html",
                                 sha256=sha256_file(paths["html"])))
         return GateResult.from_findings(
-            self.id, findings, evidence=evidence, subjects=subjects,
+            self.id, findings, evidence=evidence, subjects=subjects, checked=_checked(),
             metrics={"changes": float(len(notice.changes) if notice else 0),
                      "metrics_reported": float(len(facts.metrics))},
             details={SUMMARY_KEY: current, "out_dir": str(paths["html"].parent),

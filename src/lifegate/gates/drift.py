@@ -102,8 +102,9 @@ class DriftGate:
             metrics["prediction_psi"] = prediction.psi
         findings = self._findings(drifting, prediction, cur.name)
         findings += self._small_sample(len(ref.frame), len(cur.frame))
+        checked = {P_DRIFT: (), **({} if prediction is None else {P_PREDICTION: ()})}
         return GateResult.from_findings(
-            self.id, findings, subjects=subjects,
+            self.id, findings, subjects=subjects, checked=checked,
             evidence=evidence, metrics=metrics,
             details={"drifting": [f.name for f in drifting],
                      "prediction_drift": bool(prediction and prediction.drift)},

@@ -18,6 +18,12 @@ from lifegate.core.policy import Policy
 log = logging.getLogger(__name__)
 
 ASSET_KINDS = ("models", "datasets", "configs", "prompts")
+P_INVENTORY = "5.2.1-1"  # a full inventory of the assets
+P_TRACK = "5.2.1-2"      # assets tracked and versioned: needs the full inventory
+P_PROMPTS = "5.2.4-3"    # edits of prompts and behaviour-shaping settings logged
+# What fails each provision's own checks (see lifegate.core.model.provision_checks).
+CHECKED: dict[str, tuple[str, ...]] = {P_INVENTORY: (P_PROMPTS,),
+                                       P_TRACK: (P_INVENTORY, P_PROMPTS), P_PROMPTS: ()}
 
 
 class InventorySettings(GateSettings):
@@ -39,7 +45,7 @@ class InventoryGate:
     id: ClassVar[str] = "LG-INV"
     title: ClassVar[str] = "Asset inventory"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-1", "5.2.1-2", "5.2.4-3")
+    provisions: ClassVar[tuple[str, ...]] = (P_INVENTORY, P_TRACK, P_PROMPTS)
     Settings: ClassVar[type[InventorySettings]] = InventorySettings
 
     def __init__(self, settings: InventorySettings, policy: Policy) -> None:
@@ -69,6 +75,8 @@ class InventoryGate:
         for (kind, declared, root), entries in zip(roots, per_root, strict=True):
             if not entries and not self.settings.allow_empty:
                 findings.append(Finding(rule="INV-EMPTY-ASSET", location=declared,
+                                        provision=P_PROMPTS if kind in ("configs", "prompts")
+                                        else P_INVENTORY,
                                         message=f"{kind[:-1]} {declared} contains no files"))
             name = f"{kind[:-1]}:{_rel(root, base)}"
             manifest[name] = entries
@@ -78,7 +86,7 @@ class InventoryGate:
         changes = self._changes(manifest)
         findings.extend(changes)
         return GateResult.from_findings(
-            self.id, findings, subjects=subjects,
+            self.id, findings, subjects=subjects, checked=CHECKED,
             metrics={"files": float(sum(len(v) for v in manifest.values())),
                      "bytes": float(total), "changed": float(len(changes))},
             details={"manifest": manifest},

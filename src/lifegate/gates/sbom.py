@@ -77,6 +77,16 @@ class _Hashed:
     datasets: list[DataPart]
 
 
+# What fails each provision's own checks: a distribution left out of the BOM leaves the
+# inventory (5.2.1-1) incomplete, and so the supply chain unchecked; the documentation
+# (5.2.4-1) includes its security details (5.2.4-1.1, which a missing card lacks too) and
+# published hashes (5.2.4-1.2); provenance (5.2.4-2) includes its log (5.2.4-2.1).
+CHECKED: dict[str, tuple[str, ...]] = {
+    "5.2.3-1": ("5.2.1-1",), "5.2.1-1": (), "5.2.4-1": ("5.2.4-1.1", "5.2.4-1.2"),
+    "5.2.4-1.1": ("5.2.4-1",), "5.2.4-1.2": (), "5.2.4-2": ("5.2.4-2.1",),
+    "5.2.4-2.1": ("5.2.4-2",)}
+
+
 class SbomGate:
     id: ClassVar[str] = "LG-SBOM"
     title: ClassVar[str] = "ML-BOM of environment, model, data and formulation"
@@ -120,7 +130,7 @@ class SbomGate:
         if model_path is not None and s.release_manifest:
             evidence += self._bind_release(model_path, out)
         return GateResult.from_findings(
-            self.id, findings, evidence=evidence,
+            self.id, findings, evidence=evidence, checked=CHECKED,
             subjects=_subjects(out, digest, hashed),
             metrics={"components": float(len(doc.get("components", []))),
                      "distributions": float(len(env.dists)),
@@ -299,7 +309,7 @@ def _digest(files: list[tuple[str, str]], root: Path) -> str:
 
 
 def _env_findings(env: EnvScan) -> list[Finding]:
-    out = [Finding(rule="SBOM-DIST-BROKEN", provision="5.2.3-1", location=loc,
+    out = [Finding(rule="SBOM-DIST-BROKEN", provision="5.2.1-1", location=loc,
                    message=f"installed distribution with broken metadata ({why}): it is left "
                    "out of the BOM, which is therefore incomplete") for loc, why in env.broken]
     out += [Finding(rule="SBOM-DIST-SHADOWED", severity=Severity.INFO, blocking=False,

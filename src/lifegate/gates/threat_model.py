@@ -18,6 +18,11 @@ from lifegate.core.policy import Policy
 DEFAULT_THREATS = ["data-poisoning", "model-inversion", "model-extraction",
                    "membership-inference", "evasion", "supply-chain"]
 PROMPT_THREATS = ["prompt-injection"]
+P_MODEL = "5.1.3-1"       # a regularly reviewed threat model covering the AI attack classes
+P_REVISIT = "5.1.3-1.1"   # revisited whenever something that could add risk changed
+P_MITIGATE = "5.1.3-1.3"  # a mitigation (with an owner) chosen for each identified risk
+# What each provision's own checks are: a failed run is evidence only for the ones that pass.
+CHECKED: dict[str, tuple[str, ...]] = {P_MODEL: (), P_REVISIT: (), P_MITIGATE: ()}
 ALIASES = {"adversarial-input": "evasion", "adversarial-examples": "evasion",
            "poisoning": "data-poisoning", "extraction": "model-extraction",
            "model-stealing": "model-extraction", "inversion": "model-inversion"}
@@ -63,7 +68,7 @@ class ThreatModelGate:
     id: ClassVar[str] = "LG-THREAT"
     title: ClassVar[str] = "Threat model coverage and freshness"
     phase: ClassVar[Phase] = Phase.DESIGN
-    provisions: ClassVar[tuple[str, ...]] = ("5.1.3-1", "5.1.3-1.1", "5.1.3-1.3")
+    provisions: ClassVar[tuple[str, ...]] = (P_MODEL, P_REVISIT, P_MITIGATE)
     Settings: ClassVar[type[ThreatSettings]] = ThreatSettings
 
     def __init__(self, settings: ThreatSettings, policy: Policy) -> None:
@@ -80,7 +85,7 @@ class ThreatModelGate:
         model = load_model(ThreatModel, path)
         findings = self._coverage(model, path) + self._freshness(model, path)
         return GateResult.from_findings(
-            self.id, findings,
+            self.id, findings, checked=CHECKED,
             subjects=[Subject(name=f"threat-model:{self.settings.path}",
                               sha256=sha256_file(path))],
             metrics={"threats": float(len(model.threats)),
@@ -95,20 +100,21 @@ class ThreatModelGate:
             by_class.setdefault(ALIASES.get(t.threat_class, t.threat_class), []).append(t)
         for cls in self.required():
             if cls not in by_class:
-                findings.append(Finding(rule="THREAT-UNCOVERED", provision="5.1.3-1",
+                findings.append(Finding(rule="THREAT-UNCOVERED", provision=P_MODEL,
                                         location=str(path),
                                         message=f"threat class '{cls}' is not in the threat "
                                         "model; add a threat with class: " + cls))
         for t in model.threats:
             missing = [k for k in ("mitigation", "owner") if not getattr(t, k).strip()]
             if missing and t.status != "accepted":
-                findings.append(Finding(rule="THREAT-INCOMPLETE", provision="5.1.3-1.1",
+                findings.append(Finding(rule="THREAT-INCOMPLETE", provision=P_MITIGATE,
                                         location=f"{path}: threat {t.id}",
                                         message=f"threat {t.id} ({t.threat_class}) has no "
                                         + " and no ".join(missing)))
             if t.status == "open":
                 findings.append(Finding(rule="THREAT-OPEN", severity=Severity.MEDIUM,
-                                        blocking=False, location=f"{path}: threat {t.id}",
+                                        blocking=False, provision=P_MITIGATE,
+                                        location=f"{path}: threat {t.id}",
                                         message=f"threat {t.id} is still open"))
         return findings
 
@@ -118,18 +124,19 @@ class ThreatModelGate:
             else model.reviewed
         age = (date.today() - reviewed_day).days
         if age > self.settings.max_age_days:
-            findings.append(Finding(rule="THREAT-STALE", provision="5.1.3-1.3",
+            findings.append(Finding(rule="THREAT-STALE", provision=P_MODEL,
                                     location=str(path),
                                     message=f"threat model last reviewed {age} days ago "
                                     f"({model.reviewed}); the policy allows "
                                     f"{self.settings.max_age_days}"))
         if reviewed_day > date.today():
-            findings.append(Finding(rule="THREAT-FUTURE-REVIEW", location=str(path),
+            findings.append(Finding(rule="THREAT-FUTURE-REVIEW", provision=P_MODEL,
+                                    location=str(path),
                                     message=f"review date {model.reviewed} is in the future"))
         changed_at = self._assets_changed_at() if self.settings.rereview_on_asset_change else None
         review_end = _review_end(model.reviewed)
         if changed_at is not None and changed_at > review_end:
-            findings.append(Finding(rule="THREAT-REREVIEW", provision="5.1.3-1.3",
+            findings.append(Finding(rule="THREAT-REREVIEW", provision=P_REVISIT,
                                     location=str(path),
                                     message=f"assets changed on {changed_at:%Y-%m-%d %H:%M} UTC,"
                                     f" after the last review on {model.reviewed}: review the "

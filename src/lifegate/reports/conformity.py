@@ -120,8 +120,8 @@ class _Evaluator:
         self.by_provision: dict[str, list[Entry]] = {}
         for e in index.gate_runs.values():
             r = e.predicate["result"]
-            ids = set(r.get("provisions", [])) | {f["provision"] for f in r.get("findings", [])
-                                                  if f.get("provision")}
+            ids = set(r.get("provisions", [])) | set(r.get("provision_checks", {})) | {
+                f["provision"] for f in r.get("findings", []) if f.get("provision")}
             for pid in ids:
                 self.by_provision.setdefault(pid, []).append(e)
 
@@ -138,28 +138,33 @@ class _Evaluator:
         return None
 
     def _from_gates(self, pid: str, runs: list[Entry]) -> tuple[Status, str, list[Finding]]:
-        failed, waived, stale = [], [], []
+        failed, waived, stale, met = [], [], [], []
         findings: list[Finding] = []
         for e in runs:
             r = e.predicate["result"]
-            gid, verdict = r["gate_id"], Verdict(r["verdict"])
+            gid = r["gate_id"]
             mine = [Finding.model_validate(f) for f in r.get("findings", [])
                     if f.get("provision") in (pid, None)]
             findings.extend(f for f in mine if f.blocking)
-            if verdict is Verdict.ERROR or any(f.blocking and not f.waived_by for f in mine):
-                failed.append(f"{gid} {verdict.value} (record #{e.seq})")
-            elif verdict is Verdict.WAIVED and any(f.waived_by for f in mine):
-                waived.append(f"{gid} waived by {', '.join(r.get('waivers', []))}")
+            outcome, why = _run_outcome(pid, r, mine)
+            if outcome is Status.FAILED:
+                failed.append(f"{gid} {r['verdict']} (record #{e.seq}){why}")
+            elif outcome is Status.WAIVED:
+                waived.append(f"{gid} waived by {', '.join(r.get('waivers', [])) or '?'} "
+                              f"(record #{e.seq}){why}")
             elif reason := self._stale_reason(e):
                 stale.append(f"{gid}: {reason}")
+            else:
+                met.append(f"{gid} (record #{e.seq}){why}")
         if failed:
             return Status.FAILED, "; ".join(failed), findings
         if waived:
             return Status.WAIVED, "; ".join(waived), findings
         if stale:
             return Status.STALE, "; ".join(stale), findings
-        return Status.MET, "passed: " + ", ".join(
-            f"{e.predicate['result']['gate_id']} (record #{e.seq})" for e in runs), findings
+        every_run_passed = all(e.predicate["result"]["verdict"] == Verdict.PASS for e in runs)
+        return Status.MET, ("passed: " if every_run_passed else "met: ") + ", ".join(met), \
+            findings
 
     def _from_audit_trail(self) -> tuple[Status, str, list[Entry]]:
         """Platform events (task and run outcomes a listener recorded) are the audit trail."""
@@ -201,6 +206,28 @@ class _Evaluator:
         return ProvisionStatus(id=prov.id, principle=prov.principle, phase=prov.phase,
                                modal=prov.modal, summary=prov.summary, required=required,
                                status=status, reason=reason, evidence=refs, findings=findings)
+
+
+def _run_outcome(pid: str, result: dict[str, Any], mine: list[Finding]) -> tuple[Status, str]:
+    """What one recorded gate run says about provision ``pid``: MET, WAIVED or FAILED, and a
+    note for the reason. A run that failed (or was waived) counts as met for ``pid`` only if
+    the gate recorded that this provision's own checks passed; an errored run never does."""
+    verdict = Verdict(result["verdict"])
+    check = result.get("provision_checks", {}).get(pid)
+    if verdict is Verdict.ERROR or any(f.blocking and not f.waived_by for f in mine):
+        return Status.FAILED, ""
+    if verdict is Verdict.PASS:
+        return (Status.FAILED, ": the gate recorded this provision's checks as failed") \
+            if check == "fail" else (Status.MET, "")
+    if check == "pass" and not any(f.waived_by for f in mine):
+        return Status.MET, f": this provision's own checks found nothing (run verdict " \
+            f"{verdict.value})"
+    if verdict is Verdict.WAIVED:
+        return Status.WAIVED, ""
+    if check is None:
+        return Status.FAILED, ": the gate did not record that this provision's own checks " \
+            "found nothing"
+    return Status.FAILED, ": its checks for this provision failed"
 
 
 def _is_required(policy: Policy, prov: Provision) -> bool:

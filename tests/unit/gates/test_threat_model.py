@@ -116,3 +116,37 @@ def test_waiver_is_applied_and_recorded(project: Path, make_policy: Make) -> Non
     assert [e.kind for e in entries] == ["gate-run", "waiver"]
     assert entries[1].predicate["waiver"]["approver"] == "bob"
     assert entries[1].predicate["appliedTo"]["seq"] == run.record.seq
+
+
+def test_threat_without_mitigation_fails_its_provision_in_the_report(
+        project: Path, make_policy: Make) -> None:
+    """The issue's case: a threat without mitigation fails 5.1.3-1.3 (choose and implement
+    mitigations), never leaves it met; the checks that found nothing are recorded as such."""
+    from lifegate.evidence.ledger import open_ledger
+    from lifegate.reports.conformity import Status, evaluate
+
+    path = threat_model(project)
+    data = yaml.safe_load(path.read_text())
+    data["threats"][1]["mitigation"] = ""
+    path.write_text(yaml.safe_dump(data))
+    policy = make_policy(**{"LG-THREAT": {}})
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", policy)
+    result = exc.value.result
+    assert result.provision_checks == {"5.1.3-1": "pass", "5.1.3-1.1": "pass",
+                                       "5.1.3-1.3": "fail"}
+    report = evaluate(open_ledger(policy).entries(), policy)
+    rows = {p.id: p for p in report.provisions}
+    assert rows["5.1.3-1.3"].status is Status.FAILED
+    assert "THREAT-INCOMPLETE" in {f.rule for f in rows["5.1.3-1.3"].findings}
+    assert rows["5.1.3-1"].status is Status.MET
+    assert all("passed" not in rows[p].reason for p in ("5.1.3-1", "5.1.3-1.1", "5.1.3-1.3"))
+
+
+def test_review_age_and_rereview_map_to_their_provisions(project: Path,
+                                                         make_policy: Make) -> None:
+    threat_model(project, reviewed=date.today() - timedelta(days=200))
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {"max_age_days": 180}}))
+    assert exc.value.result.provision_checks == {"5.1.3-1": "fail", "5.1.3-1.1": "pass",
+                                                 "5.1.3-1.3": "pass"}

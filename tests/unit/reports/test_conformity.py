@@ -28,9 +28,12 @@ def ledger(tmp_path: Path) -> Ledger:
 
 def gate_run(led: Ledger, gate_id: str, verdict: Verdict, provisions: list[str],
              findings: list[Finding] | None = None, subjects: list[Subject] | None = None,
-             phase: Phase = Phase.DEVELOPMENT, system: str = "sys") -> None:
-    result = GateResult(gate_id=gate_id, verdict=verdict, provisions=provisions,
-                        findings=findings or [], subjects=subjects or [])
+             phase: Phase = Phase.DEVELOPMENT, system: str = "sys",
+             checks: dict[str, str] | None = None) -> None:
+    result = GateResult.model_validate({
+        "gate_id": gate_id, "verdict": verdict, "provisions": provisions,
+        "findings": findings or [], "subjects": subjects or [],
+        "provision_checks": checks or {}})
     ctx = RunContext(system=system, system_version="1", phase=phase)
     led.append(gate_run_statement(result, ctx, Policy(), []), PredicateType.GATE_RUN)
 
@@ -52,7 +55,8 @@ def policy() -> Policy:
 def test_each_status(ledger: Ledger) -> None:
     gate_run(ledger, "LG-A", Verdict.PASS, ["5.2.1-1"])
     gate_run(ledger, "LG-B", Verdict.FAIL, ["5.1.3-1", "5.1.3-1.3"],
-             [Finding(rule="X", message="stale", provision="5.1.3-1.3")])
+             [Finding(rule="X", message="stale", provision="5.1.3-1.3")],
+             checks={"5.1.3-1": "pass", "5.1.3-1.3": "fail"})
     gate_run(ledger, "LG-C", Verdict.WAIVED, ["5.2.4-3"],
              [Finding(rule="Y", message="m", waived_by="W-1")])
     gate_run(ledger, "LG-D", Verdict.ERROR, ["5.2.1-2"])
@@ -65,7 +69,7 @@ def test_each_status(ledger: Ledger) -> None:
     report = evaluate(ledger.entries(), policy())
     assert status(report, "5.2.1-1") is Status.MET
     assert status(report, "5.1.3-1.3") is Status.FAILED
-    assert status(report, "5.1.3-1") is Status.MET  # the finding names only 5.1.3-1.3
+    assert status(report, "5.1.3-1") is Status.MET  # the gate says its own checks passed
     assert status(report, "5.2.4-3") is Status.WAIVED
     assert status(report, "5.2.1-2") is Status.FAILED
     assert status(report, "5.4.1-1") is Status.MISSING  # other system's evidence ignored
@@ -149,3 +153,69 @@ def test_platform_events_are_the_audit_trail_of_5_4_2_1(ledger: Ledger) -> None:
     later = datetime.now(UTC) + timedelta(days=400)
     assert status(evaluate(ledger.entries(), policy(), now=later), "5.4.2-1") is Status.STALE
     assert status(evaluate(ledger.entries(), policy()), "5.4.2-2") is Status.MISSING
+
+
+def row(report, pid: str):  # type: ignore[no-untyped-def]
+    return next(p for p in report.provisions if p.id == pid)
+
+
+def test_a_failed_run_is_no_evidence_for_provisions_the_gate_does_not_vouch_for(
+        ledger: Ledger) -> None:
+    """The issue's case: LG-THREAT fails on a threat without mitigation; a provision the run
+    maps to but whose checks the gate did not record as passed is FAILED, never MET."""
+    gate_run(ledger, "LG-THREAT", Verdict.FAIL, ["5.1.3-1", "5.1.3-1.1", "5.1.3-1.3"],
+             [Finding(rule="THREAT-INCOMPLETE", message="no mitigation",
+                      provision="5.1.3-1.3")],
+             phase=Phase.DESIGN)
+    report = evaluate(ledger.entries(), policy())
+    for pid in ("5.1.3-1", "5.1.3-1.1", "5.1.3-1.3"):
+        r = row(report, pid)
+        assert r.status is Status.FAILED, pid
+        assert "passed" not in r.reason and "LG-THREAT fail (record #1)" in r.reason
+    assert "did not record that this provision's own checks" in row(report, "5.1.3-1").reason
+
+
+def test_a_blocking_finding_without_provision_fails_every_provision(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.FAIL, ["5.2.1-1", "5.2.1-2"],
+             [Finding(rule="X", message="m")], checks={"5.2.1-1": "pass", "5.2.1-2": "pass"})
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.2.1-1") is Status.FAILED
+    assert status(report, "5.2.1-2") is Status.FAILED
+
+
+def test_met_through_a_failed_run_never_says_passed(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.FAIL, ["5.2.1-1", "5.2.1-2"],
+             [Finding(rule="X", message="m", provision="5.2.1-2")],
+             checks={"5.2.1-1": "pass", "5.2.1-2": "fail"})
+    report = evaluate(ledger.entries(), policy())
+    met = row(report, "5.2.1-1")
+    assert met.status is Status.MET
+    assert "passed" not in met.reason and "run verdict fail" in met.reason
+    failed = row(report, "5.2.1-2")
+    assert failed.status is Status.FAILED and "passed" not in failed.reason
+
+
+def test_an_errored_run_fails_every_provision_whatever_it_says(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.ERROR, ["5.2.1-1"], checks={"5.2.1-1": "pass"})
+    r = row(evaluate(ledger.entries(), policy()), "5.2.1-1")
+    assert r.status is Status.FAILED and "LG-A error (record #1)" in r.reason
+
+
+def test_a_passed_run_that_records_a_failed_check_fails_it(ledger: Ledger) -> None:
+    gate_run(ledger, "LG-A", Verdict.PASS, ["5.2.1-1"], checks={"5.2.1-1": "fail"})
+    assert status(evaluate(ledger.entries(), policy()), "5.2.1-1") is Status.FAILED
+
+
+def test_a_waived_run_meets_only_what_the_gate_vouches_for(ledger: Ledger) -> None:
+    waived = [Finding(rule="Y", message="m", provision="5.2.4-3", waived_by="W-1")]
+    gate_run(ledger, "LG-C", Verdict.WAIVED, ["5.2.4-3", "5.2.1-1", "5.2.1-2"], waived,
+             checks={"5.2.4-3": "fail", "5.2.1-1": "pass"})
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.2.4-3") is Status.WAIVED
+    assert status(report, "5.2.1-1") is Status.MET
+    assert status(report, "5.2.1-2") is Status.WAIVED  # the gate says nothing: no claim of met
+
+
+def test_a_result_recorded_before_provision_checks_still_parses() -> None:
+    old = {"gate_id": "LG-A", "verdict": "fail", "findings": [], "provisions": ["5.2.1-1"]}
+    assert GateResult.model_validate(old).provision_checks == {}
