@@ -110,6 +110,7 @@ class PickleWalker(StackModel):
         self.result = PickleResult(start=stream.tell(), problems=self.problems)
         self._tee: bytearray | None = bytearray() if tee_limit > 0 else None
         self._op_start = 0
+        self._frame_end: int | None = None
 
     def walk(self) -> PickleResult:
         try:
@@ -156,6 +157,7 @@ class PickleWalker(StackModel):
             self._op_start = len(self._tee) if self._tee is not None else 0
             self._tee_add(code)
             arg = self._arg(info, pos)
+            self._check_frame(info.name, pos)
             self.result.opcodes += 1
             self._dispatch(info.name, arg, pos)
             if info.name == "STOP":
@@ -339,7 +341,28 @@ class PickleWalker(StackModel):
             raise CorruptError(f"unsupported pickle protocol {arg!r} at offset {pos}")
         self.proto = arg
 
+    def _check_frame(self, name: str, pos: int) -> None:
+        """An opcode must end inside the FRAME it starts in. CPython's unpicklers disagree on
+        one that runs past the end (pickle.load of a file reads on and may run opcodes hidden
+        in what pickle.loads and this walker read as a payload), so it is never guessed."""
+        end = self._frame_end
+        if end is None or pos >= end:
+            self._frame_end = None
+            return
+        if self.s.tell() > end:
+            raise CorruptError(f"{name} at offset {pos} runs past the end of its frame at "
+                               f"offset {end}; pickle.load and pickle.loads read such a "
+                               "stream differently, so what it runs cannot be known")
+        if self.s.tell() == end:
+            self._frame_end = None
+
     def op_frame(self, arg: object, pos: int) -> None:
+        if self._frame_end is not None:
+            raise CorruptError(f"FRAME at offset {pos} begins before the frame around it "
+                               f"ends (offset {self._frame_end}); loaders disagree on it")
+        if not isinstance(arg, int) or arg < 0:
+            raise CorruptError(f"bad frame length {arg!r} at offset {pos}")
+        self._frame_end = self.s.tell() + arg if arg else None
         self._retee(b"")
 
     def op_persid(self, arg: object, pos: int) -> None:

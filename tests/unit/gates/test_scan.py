@@ -749,3 +749,28 @@ def test_empty_files_pass_when_allowed(make_policy: Make, models: Path) -> None:
     result = scan(make_policy(**{"LG-SCAN": {"allow_empty_files": True}}), models)
     assert result.verdict is Verdict.PASS
     assert [f.rule for f in result.findings] == ["SCAN-EMPTY-FILE"]
+
+
+# -- frames ---------------------------------------------------------------------------------------
+
+def _framed(body: bytes, declared: int) -> bytes:
+    return b"\x80\x05\x95" + struct.pack("<Q", declared) + body
+
+
+@pytest.mark.parametrize("data", [
+    # BINBYTES of 0x107 bytes in a 2-byte frame: pickle.load (C, from a file) reads on past
+    # the frame and runs the GLOBAL/REDUCE that pickle.loads and a linear walk see as bytes.
+    _framed(b"B\x07\x01\x00\x00" + b"cos\nsystem\nVid\n\x85R(".ljust(0x107, b"N"), 2) + b"1.",
+    _framed(b"cos\nsystem\n", 4) + b".",
+    _framed(b"N\x95" + struct.pack("<Q", 2) + b"N", 30) + b".",  # a frame inside a frame
+])
+def test_opcodes_that_cross_a_frame_boundary_fail(policy: Policy, models: Path,
+                                                  data: bytes) -> None:
+    (models / "f.pkl").write_bytes(data)
+    assert rules(fails(policy, models / "f.pkl", "frame")) == {"SCAN-CORRUPT"}
+
+
+@pytest.mark.parametrize("obj", [[1, b"y" * 100_000, 2], list(range(50_000))])
+def test_well_formed_frames_pass(policy: Policy, models: Path, obj: object) -> None:
+    (models / "w.pkl").write_bytes(pickle.dumps(obj, protocol=5))
+    assert scan(policy, models / "w.pkl").verdict is Verdict.PASS
