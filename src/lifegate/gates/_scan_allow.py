@@ -10,9 +10,10 @@ Matching rules (both deliberately strict):
 
 - an exact entry ``"module.name"`` matches when ``f"{module}.{name}"`` equals it;
 - a package entry ``"pkg.*"`` matches a module equal to ``pkg`` or under ``pkg.``, but only a
-  plain name: no dots and no dunder. Protocol 4 resolves dotted names attribute by attribute,
-  so ``("sklearn.base", "os.system")`` would otherwise reach ``os.system`` through a module
-  that happens to ``import os``.
+  plain name: no dots and no dunder (Cython's ``__pyx_unpickle_<Class>`` helpers excepted).
+  Protocol 4 resolves dotted names attribute by attribute, so ``("sklearn.base",
+  "os.system")`` would otherwise reach ``os.system`` through a module that happens to
+  ``import os``.
 
 Python 2 names are mapped the way the unpickler maps them for protocols 0-2
 (``__builtin__.eval`` is ``builtins.eval``), so the mapped name is what is checked.
@@ -89,7 +90,11 @@ def _under(module: str, package: str) -> bool:
 
 
 def _plain(name: str) -> bool:
-    return name.isidentifier() and not name.startswith("__")
+    """A name a package entry may match: no dots, no dunder, except the helpers Cython
+    generates to unpickle its extension types (``__pyx_unpickle_<Class>``: they check a
+    checksum, call ``<Class>.__new__`` on a subtype and set typed fields)."""
+    return name.isidentifier() and (not name.startswith("__")
+                                    or name.startswith("__pyx_unpickle_"))
 
 
 class Allowlist:

@@ -40,7 +40,7 @@ _BY_SUFFIX: Final = {
 _SAFETENSORS_MAX_HEADER: Final = 100_000_000  # the limit of the safetensors library
 _NPY_MAX_HEADER: Final = 1 << 16
 _TEXT_MAX_PARSE: Final = 64 << 20
-_TYPESTR: Final = re.compile(r"[<>|=]?([biufcmMOSUVa])(\d*)")
+_TYPESTR: Final = re.compile(r"[<>|=]?([biufcmMOSUVa])(\d*)(\[[A-Za-z0-9]+\])?")  # M8[D]
 _LAMBDA: Final = (b'"class_name": "Lambda"', b'"class_name":"Lambda"')
 _LAMBDA_CLASSES: Final = frozenset({"Lambda", "__lambda__"})
 _PYTHON_TAG: Final = "tag:yaml.org,2002:python/"
