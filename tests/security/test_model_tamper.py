@@ -6,8 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -184,20 +185,25 @@ def test_ed25519_key_is_refused_clearly(model: Path, signing_policy: Make,
 
 
 def test_key_from_environment_never_lands_in_evidence(model: Path, signing_policy: Make,
-                                                      keys: KeyPair,
+                                                      keys: KeyPair, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    pem = keys.private.read_text()
+    """The model key comes from the environment (it wins over the policy's key, which still
+    signs the ledger); its PEM never reaches a record."""
+    env_key = generate_keypair(tmp_path / "env", "model")
+    pem = env_key.private.read_text()
     monkeypatch.setenv("LIFEGATE_MODEL_SIGNING_KEY", pem)
-    policy = signing_policy()
-    policy.keys.signing_key = None  # the environment is now the only key source
-    run("LG-SIGN", policy, model)
+    policy = signing_policy(trusted=[{"name": "sys", "public_key": str(keys.public)},
+                                     {"name": "model", "public_key": str(env_key.public)}])
+    signed = run_gate_by_id("LG-SIGN", policy, make_context(
+        policy, artifacts={"model": str(model)})).result
+    assert signed.details["signer"] == env_key.keyid
     run("LG-VERIFY", policy, model)
     statements = [json.dumps(e.statement) for e in open_ledger(policy).entries()]
-    assert len(statements) == 2
+    assert len(statements) >= 3  # release record, LG-SIGN run, LG-VERIFY run
     assert not any("PRIVATE KEY" in s or pem.splitlines()[1] in s for s in statements)
 
 
-def test_p384_key(model: Path, signing_policy: Make, tmp_path: Path) -> None:
+def test_p384_key(model: Path, signing_policy: Make, keys: KeyPair, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -209,7 +215,90 @@ def test_p384_key(model: Path, signing_policy: Make, tmp_path: Path) -> None:
     priv.chmod(0o600)
     pub.write_bytes(k.public_key().public_bytes(serialization.Encoding.PEM,
                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
-    policy = signing_policy(trusted=[{"name": "p384", "public_key": str(pub)}],
+    policy = signing_policy(trusted=[{"name": "p384", "public_key": str(pub)},
+                                     {"name": "sys", "public_key": str(keys.public)}],
                             **{"LG-SIGN": {"private_key": str(priv)}})
     run("LG-SIGN", policy, model)
     run("LG-VERIFY", policy, model)
+
+
+# -- special files: FIFOs, sockets and devices are refused like links, and never read --------
+
+def _special(path: Path, kind: str) -> Iterator[None]:
+    """Make a FIFO, a listening Unix socket or a character device at ``path``."""
+    import socket
+    import stat
+
+    if kind == "fifo":
+        os.mkfifo(path)
+        yield
+    elif kind == "socket":
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(str(path))
+            s.listen()
+            yield
+    else:
+        try:
+            os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # what /dev/null is
+        except PermissionError:
+            pytest.skip("creating a device needs CAP_MKNOD")
+        yield
+
+
+KINDS = {"fifo": "FIFO (named pipe)", "socket": "socket", "device": "character device"}
+
+
+def _bounded(fn: Callable[[], object], seconds: float = 30) -> object:
+    """Run ``fn`` in a thread; a read that blocks on a FIFO would otherwise hang the test."""
+    import threading
+
+    out: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:
+            out["error"] = exc
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s: it blocked on a special file"
+    if "error" in out:
+        raise out["error"]  # type: ignore[misc]
+    return out.get("value")
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_special_file_in_model_blocks_verify(signed: Policy, model: Path, kind: str) -> None:
+    for _ in _special(model / "tokenizer" / "pipe", kind):
+        _bounded(lambda: blocked(signed, model, "VERIFY-SPECIAL",
+                                 f"tokenizer/pipe is a {KINDS[kind]}"))
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_special_file_refused_when_signing(model: Path, signing_policy: Make, kind: str) -> None:
+    policy = signing_policy()
+    for _ in _special(model / "pipe", kind):
+        with pytest.raises(GateFailed, match=re.escape(f"pipe is a {KINDS[kind]}")) as exc:
+            _bounded(lambda: run("LG-SIGN", policy, model))
+    assert {f.rule for f in exc.value.result.findings} == {"SIGN-SPECIAL"}
+    assert not (model.parent / "clf.sig").exists()
+
+
+def test_special_model_path_refused(tmp_path: Path, signing_policy: Make) -> None:
+    os.mkfifo(tmp_path / "model.bin")
+    with pytest.raises(GateFailed, match=r"\. is a FIFO"):
+        _bounded(lambda: run("LG-SIGN", signing_policy(), tmp_path / "model.bin"))
+
+
+@pytest.mark.parametrize("which", ["clf.sig", "clf.release.json"])
+def test_fifo_in_place_of_signature_or_manifest_is_not_read(signed: Policy, model: Path,
+                                                            which: str) -> None:
+    path = model.parent / which
+    path.unlink()
+    os.mkfifo(path)
+    _bounded(lambda: blocked(
+        signed, model, "GATE-EVIDENCEERROR" if which == "clf.sig" else "VERIFY-RELEASE-INVALID",
+        "not a regular file" if which == "clf.release.json" else "FIFO",
+        verdict=Verdict.ERROR if which == "clf.sig" else Verdict.FAIL))

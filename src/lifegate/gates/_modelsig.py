@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import hashlib
 import json
-from dataclasses import dataclass
+import os
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,15 +88,36 @@ def _bad(path: Path, why: str) -> EvidenceError:
                          fix="sign the model again with `lifegate sign` (or model_signing)")
 
 
+def read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file, opened without following a link and without blocking, so
+    a FIFO, socket or device in its place is refused instead of read (a FIFO would hang)."""
+    if path.is_symlink():
+        raise OSError(errno.ELOOP, "it is a symlink")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, f"it is a {file_type(st.st_mode)}, not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(errno.EFBIG, f"{len(data)} bytes or more is far too large")
+    return data
+
+
+def file_type(mode: int) -> str:
+    """What a non-regular file is, in words, for messages."""
+    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "folder"),
+                       (stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "special file"
+
+
 def read_bundle(path: Path) -> Bundle:
     """Parse a signature file; malformed input is an EvidenceError (bad input, not tampering)."""
     try:
-        if path.is_symlink():
-            raise _bad(path, "it is a symlink")
-        size = path.stat().st_size
-        if size > MAX_SIGNATURE_BYTES:
-            raise _bad(path, f"{size} bytes is far too large for a signature")
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_SIGNATURE_BYTES)
     except FileNotFoundError:
         raise EvidenceError(f"signature file not found: {path}", where=str(path),
                             fix="sign the model with `lifegate sign`, or pass --signature",
@@ -133,38 +157,51 @@ def _check_statement(st: dict[str, Any]) -> None:
 
 @dataclass(frozen=True)
 class Listing:
-    """The files of a model as found on disk, relative to the model root."""
+    """The files of a model as found on disk, relative to the model root. ``special`` holds
+    FIFOs, sockets and devices (with what each is): never read, always refused."""
 
     files: dict[str, Path]
     symlinks: list[str]
     ignored: list[str]
+    special: dict[str, str] = field(default_factory=dict)
 
 
 def list_model(model: Path, ignore: list[str], signature: Path) -> Listing:
     """Walk the model (never following links); drop the signature and signed ignore paths."""
-    if model.is_symlink():
-        return Listing({}, ["."], [])
-    if model.is_file():
-        return Listing({".": model}, [], [])
-    if not model.is_dir():
+    try:
+        mode = os.lstat(model).st_mode
+    except FileNotFoundError:
         raise EvidenceError(f"model not found: {model}", where=str(model),
-                            fix="check the model path")
-    files: dict[str, Path] = {}
-    links: list[str] = []
-    ignored: list[str] = []
+                            fix="check the model path") from None
+    if stat.S_ISLNK(mode):
+        return Listing({}, ["."], [])
+    if stat.S_ISREG(mode):
+        return Listing({".": model}, [], [])
+    if not stat.S_ISDIR(mode):
+        return Listing({}, [], [], {".": file_type(mode)})
+    listing = Listing({}, [], [])
     sig = signature.resolve() if signature.exists() else None
-    for p in sorted(model.rglob("*")):
-        rel = p.relative_to(model).as_posix()
-        if p.is_symlink():
-            links.append(rel)
-        elif p.is_file():
-            if sig is not None and p.resolve() == sig:
-                continue
-            if any(rel == i or rel.startswith(i.rstrip("/") + "/") for i in ignore):
-                ignored.append(rel)
-            else:
-                files[rel] = p
-    return Listing(files, links, ignored)
+    for dirpath, dirnames, filenames in os.walk(model, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames) + [d for d in dirnames
+                                         if os.path.islink(os.path.join(dirpath, d))]:
+            _classify(Path(dirpath) / name, model, ignore, sig, listing)
+    listing.symlinks.sort()
+    return listing
+
+
+def _classify(p: Path, model: Path, ignore: list[str], sig: Path | None,
+              listing: Listing) -> None:
+    rel = p.relative_to(model).as_posix()
+    mode = os.lstat(p).st_mode
+    if stat.S_ISLNK(mode):
+        listing.symlinks.append(rel)
+    elif any(rel == i or rel.startswith(i.rstrip("/") + "/") for i in ignore):
+        listing.ignored.append(rel)  # never read (a git fsmonitor socket lives in .git)
+    elif not stat.S_ISREG(mode):
+        listing.special[rel] = file_type(mode)
+    elif sig is None or p.resolve() != sig:
+        listing.files[rel] = p
 
 
 def hash_listing(listing: Listing, hash_type: str, progress: Any = None) -> dict[str, str]:

@@ -12,12 +12,33 @@ from typing import ClassVar, Literal
 from lifegate.core import progress
 from lifegate.core.errors import EvidenceError
 from lifegate.core.gate import GateSettings
+from lifegate.core.hashing import sha256_bytes, subject_digest, subject_name
 from lifegate.core.model import Evidence, Finding, GateResult, Phase, RunContext, Subject
 from lifegate.core.policy import Policy
 from lifegate.evidence.keys import Signer
-from lifegate.evidence.release import ReleaseEntry, ReleaseManifest, manifest_path, write_manifest
+from lifegate.evidence.ledger import Ledger, open_ledger, revocations
+from lifegate.evidence.release import (
+    MANIFEST_KIND,
+    SIGNATURE_KIND,
+    Aside,
+    ReleaseEntry,
+    ReleaseManifest,
+    append_release,
+    manifest_path,
+    release_record,
+    signed_manifest,
+)
 from lifegate.gates._keysource import model_signing_key
-from lifegate.gates._modelsig import Bundle, hash_listing, list_model, read_bundle
+from lifegate.gates._modelsig import (
+    BUNDLE_MEDIA_TYPE as BUNDLE,
+)
+from lifegate.gates._modelsig import (
+    Bundle,
+    Listing,
+    hash_listing,
+    list_model,
+    read_bundle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +95,10 @@ class SignGate:
         inside = _inside(sig, model)
         ignored = sorted({*GIT_PATHS, *([inside] if inside else [])})
         listing = list_model(model, ignored, sig)
-        if listing.symlinks:
-            return GateResult.from_findings(self.id, [
-                Finding(rule="SIGN-SYMLINK", location=link,
-                        message=f"{link} is a symlink; lifegate signs no links (replace it "
-                        "with the file it points to)") for link in listing.symlinks])
-        if not listing.files:
-            return GateResult.from_findings(self.id, [Finding(
-                rule="SIGN-EMPTY", location=str(model), message=f"{model} has no files to sign")])
+        refused = _refusals(model, listing)
+        if refused:
+            return GateResult.from_findings(self.id, refused)
+        ledger = open_ledger(self.policy)  # before any work: an unreachable ledger fails fast
         with model_signing_key(self.policy, self.settings.private_key,
                                self.settings.private_key_env) as (signer, key_path):
             total = sum(p.stat().st_size for p in listing.files.values())
@@ -90,36 +107,73 @@ class SignGate:
             with progress.task(f"signing {model.name}", total) as advance:
                 digests = hash_listing(listing, self.settings.hash, advance)
             loading.join()
-            _sign(model, sig, key_path, self.settings.hash, digests, ignored)
-            bundle = read_bundle(sig)
-            if not bundle.verify_with(signer.key.public_key()):
-                raise EvidenceError(f"the signature just written to {sig} does not verify")
-            evidence = [Evidence(kind="model-signature", uri=str(sig), sha256=bundle.sha256,
-                                 media_type="application/vnd.dev.sigstore.bundle.v0.3+json")]
-            if self.settings.release_manifest:
-                evidence.append(self._release(model, bundle, signer))
+            release = manifest_path(model) if self.settings.release_manifest else None
+            with Aside(*(p for p in (sig, release) if p)) as aside:
+                _sign(model, aside.paths[sig], key_path, self.settings.hash, digests, ignored)
+                bundle = read_bundle(aside.paths[sig])
+                if not bundle.verify_with(signer.key.public_key()):
+                    raise EvidenceError(f"the signature just written for {sig} does not verify")
+                revoked = self._revoked(bundle)
+                if revoked:
+                    return GateResult.from_findings(self.id, revoked)
+                evidence = self._record(ledger, aside, bundle, sig, release, signer)
+                aside.commit()  # recorded first, then in place: never a signature without one
         log.info("LG-SIGN: %s signed, root %s", model, bundle.root_digest)
         return GateResult.from_findings(
             self.id, [], evidence=evidence,
-            subjects=[Subject(name=f"model:{bundle.model_name}", sha256=bundle.root_digest)],
+            subjects=[Subject(name=f"model:{bundle.model_name}", sha256=bundle.root_digest),
+                      Subject(name=subject_name(model, self.policy.base_dir),  # as all gates
+                              sha256=subject_digest(model, digests if self.settings.hash
+                                                    == "sha256" else None))],
             metrics={"files": float(len(bundle.resources)), "bytes": float(total)},
             details={"model": str(model), "signature": str(sig), "hash_type": bundle.hash_type,
                      "signer": signer.keyid, "manifest": bundle.resources,
                      "ignored_paths": [inside] if inside else []})
 
-    def _release(self, model: Path, bundle: Bundle, signer: Signer) -> Evidence:
-        """A fresh release manifest: this signature is its first entry."""
+    def _revoked(self, bundle: Bundle) -> list[Finding]:
+        """Signing revoked content again would make it look released; refuse it."""
+        return [Finding(rule="SIGN-REVOKED", location=str(bundle.model_name),
+                        message=f"release {bundle.root_digest[:12]} (these exact files) was "
+                        f"revoked in ledger record #{e.seq} by {e.predicate.get('by')}: "
+                        f"{e.predicate.get('reason')}; a revoked release is never signed "
+                        "again (change the model, e.g. retrain or fix it, and sign that)")
+                for e in revocations(self.policy, bundle.root_digest)]
+
+    def _record(self, ledger: Ledger, aside: Aside, bundle: Bundle, sig: Path,
+                release: Path | None, signer: Signer) -> list[Evidence]:
+        """Write the release manifest aside and record both files' digests in the ledger."""
         manifest = ReleaseManifest(
             system=self.policy.system.name, version=self.policy.system.version,
             model_name=bundle.model_name, model_root_digest=bundle.root_digest,
             hash_type=bundle.hash_type, signer=signer.keyid)
-        manifest.entries["model-signature"] = ReleaseEntry(
-            sha256=bundle.sha256, uri=str(bundle.path), added_at=datetime.now(UTC),
-            media_type="application/vnd.dev.sigstore.bundle.v0.3+json")
-        path = manifest_path(model)
-        digest = write_manifest(path, manifest, signer)
-        return Evidence(kind="release-manifest", uri=str(path), sha256=digest,
-                        media_type="application/vnd.in-toto+json")
+        manifest.entries[SIGNATURE_KIND] = ReleaseEntry(
+            sha256=bundle.sha256, uri=str(sig), added_at=datetime.now(UTC), media_type=BUNDLE)
+        files = {SIGNATURE_KIND: (sig.name, bundle.sha256)}
+        evidence = [Evidence(kind=SIGNATURE_KIND, uri=str(sig), sha256=bundle.sha256,
+                             media_type=BUNDLE)]
+        if release is not None:
+            data = signed_manifest(manifest, signer)
+            aside.write(release, data)
+            files[MANIFEST_KIND] = (release.name, sha256_bytes(data))
+            evidence.append(Evidence(kind=MANIFEST_KIND, uri=str(release),
+                                     sha256=files[MANIFEST_KIND][1],
+                                     media_type="application/vnd.in-toto+json"))
+        append_release(ledger, release_record(manifest, files), sig)
+        return evidence
+
+
+def _refusals(model: Path, listing: Listing) -> list[Finding]:
+    """Links and special files are never signed (nor read: a FIFO would hang the hashing)."""
+    out = [Finding(rule="SIGN-SYMLINK", location=link,
+                   message=f"{link} is a symlink; lifegate signs no links (replace it "
+                   "with the file it points to)") for link in listing.symlinks]
+    out += [Finding(rule="SIGN-SPECIAL", location=rel,
+                    message=f"{rel} is a {what}; lifegate signs regular files only (remove "
+                    "it from the model folder)") for rel, what in listing.special.items()]
+    if not out and not listing.files:
+        out.append(Finding(rule="SIGN-EMPTY", location=str(model),
+                           message=f"{model} has no files to sign"))
+    return out
 
 
 def _import_library() -> None:
@@ -154,7 +208,6 @@ def _sign(model: Path, sig: Path, key: Path, hash_type: Literal["sha256", "blake
     name = model.name or model.resolve().name
     payload = signing.Payload(ms_manifest.Manifest(
         name, items, serialization))
-    sig.parent.mkdir(parents=True, exist_ok=True)
     try:
         sign_ec_key.Signer(key).sign(payload).write(sig)
     except (ValueError, OSError) as exc:

@@ -3,21 +3,28 @@ was released, signed by a key the policy trusts, not revoked, and with a complet
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field
 
 from lifegate.core import progress
-from lifegate.core.errors import EvidenceError, LifegateError
+from lifegate.core.errors import ConfigError, EvidenceError, LifegateError
 from lifegate.core.gate import GateSettings
 from lifegate.core.hashing import sha256_file
 from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
 from lifegate.core.policy import Policy
 from lifegate.evidence.keys import MODEL_CURVES, fingerprint, load_public_key
 from lifegate.evidence.ledger import revocations, trusted_fingerprints, trusted_keys
-from lifegate.evidence.release import manifest_path, read_manifest
+from lifegate.evidence.release import (
+    MANIFEST_KIND,
+    SIGNATURE_KIND,
+    manifest_path,
+    manifest_statement,
+    read_manifest,
+)
 from lifegate.gates._modelsig import Bundle, diff, hash_listing, key_hint, list_model, read_bundle
 from lifegate.gates.signing import model_path, signature_path
 
@@ -28,8 +35,23 @@ class VerifySettings(GateSettings):
     public_keys: list[str] = Field(default_factory=list, description="PEM files of keys the "
                                    "policy lists by fingerprint only")
     allow_unsigned_files: bool = False
+    require_recorded: bool = Field(default=True, description="refuse a signature or release "
+                                   "manifest whose digest no record in the ledger names")
     require_release_manifest: bool = True
     required_release_entries: list[str] = Field(default_factory=list)
+
+
+def _scoped(policy: Policy) -> set[str]:
+    """Fingerprints of trusted keys limited to a scope (a scheduler's platform-event key)."""
+    out = set()
+    for entry in policy.keys.trusted:
+        if entry.scope.value == "all":
+            continue
+        if entry.public_key:
+            out.add(fingerprint(load_public_key(policy.resolve(entry.public_key), MODEL_CURVES)))
+        if entry.fingerprint:
+            out.add(entry.fingerprint)
+    return out
 
 
 def _f(rule: str, message: str, location: str | None = None, **kw: object) -> Finding:
@@ -48,20 +70,38 @@ class VerifyGate:
         self.policy = policy
 
     def _trusted(self) -> dict[str, ec.EllipticCurvePublicKey]:
-        """Keys we can verify with, limited to those the policy trusts."""
+        """Keys we can verify with, limited to those the policy trusts for everything (a key
+        trusted for platform events only never vouches for a model)."""
         keys = trusted_keys(self.policy)
+        keys.update(self._given())
+        allowed = trusted_fingerprints(self.policy) - _scoped(self.policy)
+        return {fp: k for fp, k in keys.items() if fp in allowed}
+
+    def _given(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        keys = {}
         for p in self.settings.public_keys:
             key = load_public_key(self.policy.resolve(p), MODEL_CURVES)
             keys[fingerprint(key)] = key
-        allowed = trusted_fingerprints(self.policy)
-        return {fp: k for fp, k in keys.items() if fp in allowed}
+        return keys
+
+    def _check_given(self, bundle: Bundle) -> None:
+        """A public key passed in must be the one that signed the model: a wrong one is a
+        mistake to report, not to ignore while another key verifies."""
+        for (fp, key), p in zip(self._given().items(), self.settings.public_keys, strict=False):
+            if key_hint(key) != bundle.hint:
+                raise ConfigError(
+                    f"the public key {p} (fingerprint {fp[:12]}) did not sign {bundle.path}",
+                    where=str(p), fix="pass the public key of the key that signed the model "
+                    "with --public-key (settings.public_keys), or leave it out to use the "
+                    "keys the policy trusts")
 
     def check(self, context: RunContext) -> GateResult:
         model = model_path(context, self.policy, self.settings.model)
-        if not model.exists() and not model.is_symlink():
+        if not os.path.lexists(model):
             raise EvidenceError(f"model not found: {model}", where=str(model))
         sig = signature_path(model, context, self.policy, self.settings.signature)
         bundle = read_bundle(sig)
+        self._check_given(bundle)
         key = next((k for k in self._trusted().values() if key_hint(k) == bundle.hint), None)
         if key is None:
             return self._result([_f("VERIFY-UNTRUSTED-KEY", f"{sig.name} is signed by a key "
@@ -75,14 +115,41 @@ class VerifyGate:
             return self._result([_f("VERIFY-INCONSISTENT", f"{sig.name}: the root digest does "
                                     "not match the signed file digests", str(sig))], bundle,
                                 trusted=False)
-        findings = self._files(model, sig, bundle)
+        findings = self._unrecorded(SIGNATURE_KIND, sig, bundle.sha256)
+        findings += self._files(model, sig, bundle)
         findings += self._revoked(bundle) + self._release(model, bundle)
         return self._result(findings, bundle, trusted=True)
+
+    def _unrecorded(self, kind: str, path: Path, sha256: str,
+                    legacy: dict[str, Any] | None = None) -> list[Finding]:
+        """A signature or manifest counts only if the ledger recorded its exact bytes."""
+        if not self.settings.require_recorded:
+            return []
+        from lifegate.evidence.ledger import open_ledger
+        from lifegate.evidence.release import recorded
+
+        keys = self.policy.keys
+        through = (keys.accept_unsigned.through_seq if keys.accept_unsigned else 0) \
+            if keys.signatures_required else 1 << 62
+        seq = recorded(open_ledger(self.policy, write=False), self.policy.system.name, kind,
+                       sha256, self._trusted(), unsigned_through=through, statement=legacy)
+        if seq is not None:
+            return []
+        what = "signature" if kind == SIGNATURE_KIND else "release manifest"
+        return [_f(f"VERIFY-UNRECORDED-{'SIGNATURE' if kind == SIGNATURE_KIND else 'RELEASE'}",
+                   f"{path.name} (sha256 {sha256[:12]}) is not known to the ledger: no LG-SIGN "
+                   f"or release record of {self.policy.system.name} names this {what}, so "
+                   "it was not made by `lifegate sign` / `lifegate release add` with this "
+                   "ledger (made by hand, copied from elsewhere, or its record was lost). Sign "
+                   "the model again with `lifegate sign`", str(path))]
 
     def _files(self, model: Path, sig: Path, bundle: Bundle) -> list[Finding]:
         listing = list_model(model, list(bundle.serialization.get("ignore_paths", [])), sig)
         findings = [_f("VERIFY-SYMLINK", f"{s} is a symlink; lifegate refuses links in a model",
                        s) for s in listing.symlinks]
+        findings += [_f("VERIFY-SPECIAL", f"{rel} is a {what}; lifegate refuses anything but "
+                        "regular files in a model (it is neither read nor signed)", rel)
+                     for rel, what in listing.special.items()]
         total = sum(p.stat().st_size for p in listing.files.values())
         with progress.task(f"verifying {model.name}", total) as advance:
             actual = hash_listing(listing, bundle.hash_type, advance)
@@ -109,7 +176,8 @@ class VerifyGate:
             manifest = read_manifest(path, self._trusted())
         except LifegateError as exc:
             return [_f("VERIFY-RELEASE-INVALID", exc.message, str(path))]
-        findings = []
+        findings = self._unrecorded(MANIFEST_KIND, path, sha256_file(path),
+                                    manifest_statement(path))
         if manifest.model_root_digest != bundle.root_digest:
             findings.append(_f("VERIFY-RELEASE-MISMATCH", f"{path.name} describes release "
                                f"{manifest.model_root_digest[:12]}, but the model is "
