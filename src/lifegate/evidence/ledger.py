@@ -6,7 +6,6 @@ import atexit
 import base64
 import json
 import logging
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -251,8 +250,10 @@ class Ledger:
         return written[0]
 
 
-# Writers that appended and have not written their checkpoint yet (flushed at exit).
-_PENDING: weakref.WeakSet[Ledger] = weakref.WeakSet()
+# Writers that appended and have not written their checkpoint yet (closed at the end of the
+# command, else at exit). Strong references: a ledger dropped right after its append (the
+# usual `open_ledger(policy).append(...)`) must still be checkpointed.
+_PENDING: set[Ledger] = set()
 
 
 def close_pending() -> None:

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from lifegate.core.errors import EvidenceError
-from lifegate.evidence.store import GENESIS, Record, missing_ledger
+from lifegate.evidence.store import GENESIS, Record, checked_head, missing_ledger
 
 __all__ = ["SqlStore"]
 
@@ -189,8 +189,8 @@ class SqlStore:
 
     def head(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
-            row = conn.execute(select(head_t.c.seq, head_t.c.record_hash)).one()
-        return int(row.seq), str(row.record_hash)
+            rows = conn.execute(select(head_t.c.seq, head_t.c.record_hash)).all()
+        return checked_head([tuple(r) for r in rows], self.location)
 
     def get(self, seq: int) -> Record | None:
         with self.engine.connect() as conn:

@@ -18,7 +18,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 
 from lifegate.core.errors import EvidenceError
-from lifegate.evidence.store import GENESIS, Record, missing_ledger
+from lifegate.evidence.store import GENESIS, Record, checked_head, missing_ledger
 
 __all__ = ["SqliteStore", "sqlite_path"]
 
@@ -162,8 +162,8 @@ class SqliteStore:
 
     def head(self) -> tuple[int, str]:
         with self._conn() as conn:
-            seq, digest = conn.execute("SELECT seq, record_hash FROM lifegate_head").fetchone()
-        return int(seq), str(digest)
+            rows = conn.execute("SELECT seq, record_hash FROM lifegate_head").fetchall()
+        return checked_head(rows, self.location)
 
     def get(self, seq: int) -> Record | None:
         with self._conn() as conn:

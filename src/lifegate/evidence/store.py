@@ -10,7 +10,8 @@ from lifegate.core.errors import EvidenceError
 from lifegate.core.hashing import sha256_bytes
 from lifegate.evidence.dsse import canonical
 
-__all__ = ["GENESIS", "LedgerStore", "Record", "missing_ledger", "open_store", "record_hash"]
+__all__ = ["GENESIS", "LedgerStore", "Record", "checked_head", "missing_ledger", "open_store",
+           "record_hash"]
 
 GENESIS = "0" * 64
 
@@ -71,6 +72,17 @@ def open_store(url: str, *, create: bool = True) -> LedgerStore:
     from lifegate.evidence.sql_store import SqlStore
 
     return SqlStore(url, create=create)
+
+
+def checked_head(rows: list[tuple[Any, ...]], location: str) -> tuple[int, str]:
+    """The single head row as (seq, record hash); anything else is tampering."""
+    from lifegate.core.errors import LedgerTamperedError
+
+    if len(rows) == 1 and type(rows[0][0]) is int and isinstance(rows[0][1], str):
+        return rows[0][0], rows[0][1]
+    raise LedgerTamperedError(f"the head of ledger {location} is malformed ({len(rows)} rows)",
+                              where=f"{location} (lifegate_head)",
+                              fix="restore the ledger from a trusted copy or export")
 
 
 def missing_ledger(location: str) -> EvidenceError:

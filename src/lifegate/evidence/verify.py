@@ -42,6 +42,10 @@ class VerifyReport:
     warnings: list[str] = field(default_factory=list)
 
 
+_UNSIGNED_FIX = ("a forged record, or one written before signatures were required: restore "
+                 "the ledger, or accept the old unsigned records up to a named record with "
+                 "keys.accept_unsigned (through_seq, approver, justification) in the policy")
+
 # Keys whose scope is not "all" may sign only these record kinds.
 SCOPED_KINDS = {"platform-events": frozenset({"platform-event"})}
 
@@ -120,16 +124,27 @@ def _check_envelope(rec: Record, keys: _Keys) -> int:
                    pae(env["payloadType"], body), "statement", rec.seq, kind)
     if keys.require and not sigs and rec.seq > keys.unsigned_through:
         raise SignatureError(f"{where}: statement is not signed, but signatures are required",
-                             where=where, fix="a forged or pre-signing record: restore the "
-                             "ledger, or accept old unsigned records up to a named record with "
-                             "keys.accept_unsigned in the policy")
+                             where=where, fix=_UNSIGNED_FIX)
     if statement.get("_type") != "https://in-toto.io/Statement/v1":
         raise LedgerTamperedError(f"{where}: not an in-toto Statement v1", seq=rec.seq,
                                   where=where)
     return len(sigs)
 
 
+def _check_types(rec: Record, expected_seq: int) -> None:
+    """Each column holds what it must (an edit can store any type in SQLite)."""
+    text = (rec.prev_hash, rec.recorded_at, rec.kind, rec.envelope, rec.record_hash)
+    optional = (rec.chain_keyid, rec.chain_sig)
+    if type(rec.seq) is not int or not all(isinstance(v, str) for v in text) or \
+            not all(v is None or isinstance(v, str) for v in optional):
+        raise LedgerTamperedError(f"record #{expected_seq} has a malformed column (a value of "
+                                  "the wrong type was written into it)", seq=expected_seq,
+                                  where=f"record #{expected_seq}",
+                                  fix="restore the ledger from a trusted copy or export")
+
+
 def _check_link(rec: Record, expected_seq: int, prev: str) -> None:
+    _check_types(rec, expected_seq)
     where = f"record #{rec.seq}"
     if rec.seq > expected_seq:
         raise LedgerTamperedError(
@@ -172,8 +187,9 @@ def verify_records(
                        rec.seq, rec.kind)
             report.keyids.add(rec.chain_keyid)
         elif require_signatures and rec.seq > unsigned_through:
-            raise SignatureError(f"record #{rec.seq}: chain link is not signed",
-                                 where=f"record #{rec.seq}")
+            raise SignatureError(f"record #{rec.seq}: chain link is not signed, but "
+                                 "signatures are required", where=f"record #{rec.seq}",
+                                 fix=_UNSIGNED_FIX)
         n = _check_envelope(rec, keys)
         report.signed += 1 if n else 0
         if require_signatures and not n:
