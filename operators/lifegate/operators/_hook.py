@@ -81,11 +81,17 @@ class LifegateHook(BaseHook):
         return extra, conn.password or None
 
     @contextmanager
-    def policy(self, path: str | None = None) -> Iterator[Policy]:
-        """The policy: explicit path > connection > ``LIFEGATE_*`` environment > ./lifegate.yaml."""
+    def policy(self, path: str | None = None, *, signing_key: bool = True) -> Iterator[Policy]:
+        """The policy: explicit path > connection > ``LIFEGATE_*`` environment > ./lifegate.yaml.
+
+        With ``signing_key=False`` (readers, the scheduler's listener) the connection's private
+        key is never read into a file: the policy then holds public keys only.
+        """
         from lifegate.core.policy import load_policy
 
         extra, pem = self.connection_fields()
+        if not signing_key:
+            pem = None
         overrides: dict[tuple[str, ...], Any] = {}
         if extra.get("ledger_url"):
             overrides[("ledger", "url")] = str(extra["ledger_url"])

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from lifegate.plugins._airflow_listener import AuditListener
-from lifegate.plugins._airflow_view import URL_PREFIX, create_app
+from lifegate.plugins._airflow_view import URL_PREFIX, LazyApp
 
 __all__ = ["LifegatePlugin"]
 
@@ -16,7 +16,7 @@ __all__ = ["LifegatePlugin"]
 class LifegatePlugin(AirflowPlugin):
     name = "lifegate"
     listeners: list[Any] = [AuditListener()]
-    fastapi_apps: list[Any] = [{"app": create_app(), "url_prefix": URL_PREFIX,
+    fastapi_apps: list[Any] = [{"app": LazyApp(), "url_prefix": URL_PREFIX,
                                 "name": "lifegate conformity"}]
     external_views: list[Any] = [{"name": "lifegate conformity", "href": f"{URL_PREFIX}/",
                                   "destination": "nav", "url_route": "lifegate"}]
