@@ -88,7 +88,9 @@ def scan_ledger(policy: Policy, targets: list[Target], root: str, want_previous:
     keys = _keys(policy) if want_previous else {}
     look_for_previous = want_previous and bool(keys)
     gates = {t.gate for t in targets}
-    for rec in open_ledger(policy).store.newest(PredicateType.GATE_RUN.kind):
+    ledger = open_ledger(policy, write=False)
+    ledger.verify()  # a hidden, edited or rolled-back record must not decide a release
+    for rec in ledger.store.newest(PredicateType.GATE_RUN.kind):
         if not open_targets and not look_for_previous:
             break
         env = json.loads(rec.envelope)

@@ -395,7 +395,9 @@ def open_ledger(policy: Policy, url: str | None = None, *, write: bool = True,
 
 def latest_result(policy: Policy, gate_id: str) -> Entry | None:
     """The most recent recorded run of ``gate_id`` for the policy's system, if any."""
-    for rec in open_ledger(policy, write=False).store.newest(PredicateType.GATE_RUN.kind):
+    led = open_ledger(policy, write=False)
+    led.check_not_rolled_back()
+    for rec in led.store.newest(PredicateType.GATE_RUN.kind):
         entry = decode(rec)
         pred = entry.predicate
         if pred.get("result", {}).get("gate_id") == gate_id and \
