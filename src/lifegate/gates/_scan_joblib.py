@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from lifegate.gates._scan_values import DictV, Global, Obj
+from lifegate.gates._scan_values import DictV, Global, Obj, brief
 
 __all__ = ["ArrayLayout", "LayoutError", "array_layout", "is_wrapper"]
 
@@ -52,7 +52,8 @@ def array_layout(state: object) -> ArrayLayout:
     shape = state.items.get("shape")
     if not isinstance(shape, tuple) or not all(
             type(d) is int and d >= 0 for d in shape):
-        raise LayoutError(f"its shape {shape!r} is not a tuple of non-negative integers")
+        raise LayoutError(f"its shape {brief(shape)} is not a tuple of non-negative "
+                          "integers")
     itemsize, has_object = _dtype_layout(state.items.get("dtype"))
     padded = state.items.get("numpy_array_alignment_bytes") is not None
     return ArrayLayout(math.prod(shape) * itemsize, padded, has_object)

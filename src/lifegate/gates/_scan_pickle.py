@@ -29,7 +29,7 @@ from lifegate.gates._scan_allow import effective
 from lifegate.gates._scan_common import CorruptError, LimitError, Stream
 from lifegate.gates._scan_joblib import LayoutError, array_layout, is_wrapper
 from lifegate.gates._scan_stack import DATA_HANDLERS, Problem, StackModel
-from lifegate.gates._scan_values import UNKNOWN, Global, Large, Obj
+from lifegate.gates._scan_values import UNKNOWN, Global, Large, Obj, brief
 
 __all__ = ["LARGE", "OPCODE_BYTES", "GlobalRef", "PersistentRef", "PickleResult", "PickleWalker",
            "Problem"]
@@ -261,7 +261,8 @@ class PickleWalker(StackModel):
             self._push(self._global(module, name, "STACK_GLOBAL", pos))
             return
         self._problem("SCAN-GLOBAL-UNRESOLVED", f"STACK_GLOBAL at offset {pos} takes its module "
-                      f"and name from values that are not plain strings ({module!r}, {name!r}); "
+                      f"and name from values that are not plain strings ({brief(module)}, "
+                      f"{brief(name)}); "
                       "no pickler writes that, it hides which global is imported",
                       critical=True)
         self._push(UNKNOWN)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from lifegate.gates._scan_values import Global
+from lifegate.gates._scan_values import Global, brief
 
 __all__ = ["LEGACY_OBJECT_PICKLE", "TORCH_LEGACY_MAGIC", "describe", "is_storage_pid"]
 
@@ -54,7 +54,4 @@ def describe(pid: object) -> str:
     """A short, bounded description of a persistent id for a finding's message."""
     if isinstance(pid, Global):
         return f"the global {pid.module}.{pid.name}"
-    if isinstance(pid, str | bytes | int | float | tuple | type(None)):
-        text = repr(pid)
-        return text if len(text) <= 120 else text[:117] + "..."
-    return "a value computed by the pickle"
+    return brief(pid, width=120)

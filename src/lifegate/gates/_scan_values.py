@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["UNKNOWN", "DictV", "Global", "Large", "Obj", "Unknown"]
+__all__ = ["UNKNOWN", "DictV", "Global", "Large", "Obj", "Unknown", "brief"]
 
 
 class Unknown:
@@ -52,3 +52,24 @@ class DictV:
     """A dict literal (EMPTY_DICT / DICT + SETITEM(S)) with its hashable constant keys."""
 
     items: dict[object, object] = field(default_factory=dict)
+
+
+def brief(value: object, depth: int = 2, width: int = 80) -> str:
+    """A short description of a modelled value for a message: bounded in depth and length
+    (a pickle can nest a value 100 000 levels deep, which ``repr`` cannot print)."""
+    if isinstance(value, Global):
+        return f"{value.module}.{value.name}"
+    if isinstance(value, Obj):
+        return "<the result of a call>"
+    if isinstance(value, tuple | list):
+        if depth <= 0:
+            return f"<{type(value).__name__} of {len(value)}>"
+        inner = ", ".join(brief(v, depth - 1, width) for v in value[:5])
+        more = ", ..." if len(value) > 5 else ""
+        text = f"({inner}{more})"
+    elif isinstance(value, DictV):
+        text = f"<dict of {len(value.items)}>"
+    else:
+        text = repr(value) if isinstance(value, str | bytes | int | float | bool | None) \
+            else f"<{type(value).__name__}>"
+    return text if len(text) <= width else text[:width - 3] + "..."
