@@ -27,6 +27,7 @@ import binascii
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,7 +152,7 @@ class CheckpointFolder:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             out = folder / f"checkpoint.{size:012d}"
-            tmp = folder / f".checkpoint.{size:012d}.{os.getpid()}.part"
+            tmp = folder / f".checkpoint.{size:012d}.{os.getpid()}.{threading.get_ident()}.part"
             tmp.write_text(sign_note(format_note(self.origin, size, root_hex), signer,
                                      self.origin))
             with tmp.open("rb") as f:

@@ -212,6 +212,10 @@ class Ledger:
         if newest is None and report.records:
             report.warnings.append("no checkpoint found: a rollback of the ledger to an older "
                                    "copy would not be detected")
+        if trusted is not None and not self.require_signatures:
+            report.warnings.append("the policy does not require signatures (keys."
+                                   "require_signatures: false): a forged unsigned record "
+                                   "would be accepted")
         if trusted is None and report.signed:
             report.warnings.append("the policy trusts no key: signatures were checked against "
                                    "keys stored in the ledger itself")

@@ -137,7 +137,7 @@ class SignGate:
                         f"revoked in ledger record #{e.seq} by {e.predicate.get('by')}: "
                         f"{e.predicate.get('reason')}; a revoked release is never signed "
                         "again (change the model, e.g. retrain or fix it, and sign that)")
-                for e in revocations(self.policy, bundle.root_digest)]
+                for e in revocations(self.policy, bundle.root_digest, missing_ok=True)]
 
     def _record(self, ledger: Ledger, aside: Aside, bundle: Bundle, sig: Path,
                 release: Path | None, signer: Signer) -> list[Evidence]:
