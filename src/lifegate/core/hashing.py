@@ -14,15 +14,17 @@ import heapq
 import io
 import mmap
 import os
+import stat
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from lifegate.core.errors import EvidenceError
 
-__all__ = ["FileDigest", "hash_files", "sha256_bytes", "sha256_file", "tree_digest", "walk_files"]
+__all__ = ["FileDigest", "hash_files", "regular_files", "sha256_bytes", "sha256_file",
+           "subject_digest", "subject_name", "tree_digest", "walk_files"]
 
 CHUNK = 1 << 20
 
@@ -212,6 +214,64 @@ def usable_cores() -> int:
 
 
 def tree_digest(entries: Iterable[tuple[str, str]]) -> str:
-    """One digest for a set of (relative path, sha256) pairs, independent of order."""
+    """One digest for a set of (relative path, sha256) pairs, independent of order: the
+    SHA-256 of the lines ``<path>\\0<sha256>\\n``, sorted. A folder's subject digest is this
+    over its files (:func:`subject_digest`)."""
     lines = "".join(f"{rel}\0{digest}\n" for rel, digest in sorted(entries))
     return sha256_bytes(lines.encode())
+
+
+# -- what a verdict is about: one name and one digest per file or folder ----------------------
+
+
+def subject_name(path: Path, base: Path) -> str:
+    """The name every gate gives ``path`` in its subjects: the path relative to ``base`` (the
+    policy's folder) in POSIX form, normalised (no ``.``, ``..`` or trailing ``/``); a path
+    outside ``base`` keeps its normalised absolute form. Links are not resolved unless only
+    the resolved paths relate (``base`` itself reached through a link)."""
+    p = Path(os.path.normpath(os.path.abspath(path)))
+    b = Path(os.path.normpath(os.path.abspath(base)))
+    for candidate, root in ((p, b), (p.resolve(), b.resolve())):
+        try:
+            return candidate.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return p.as_posix()
+
+
+def regular_files(root: Path) -> list[Path]:
+    """The files under ``root`` (or ``root`` itself), sorted; a symlink or a special file
+    (FIFO, socket, device) among them is an EvidenceError: it is never followed or read."""
+    files = walk_files(root)
+    for p in files:
+        mode = os.lstat(p).st_mode
+        if stat.S_ISLNK(mode):
+            raise EvidenceError(f"refusing to follow symlink {p}", where=str(p),
+                                fix="replace the link with the file it points to")
+        if not stat.S_ISREG(mode):
+            raise EvidenceError(f"{p} is not a regular file (a FIFO, socket or device)",
+                                where=str(p), fix="remove it, or name another path")
+    return files
+
+
+def subject_digest(path: Path, known: Mapping[str, str] | None = None) -> str:
+    """The digest every gate records for ``path``.
+
+    A file: the SHA-256 of its bytes. A folder: the *tree digest*, the SHA-256 of one line
+    ``<relative path>\\0<sha256 of the file>\\n`` per regular file under it, paths in POSIX
+    form relative to the folder, lines sorted (see :func:`tree_digest`): it does not depend on
+    where the folder lives, only on the names and bytes of its files. An empty folder is
+    the SHA-256 of nothing. Symlinks and special files are refused (EvidenceError).
+
+    ``known`` holds SHA-256 digests a caller has just computed, by path relative to ``path``
+    (``"."`` for a file): they are used instead of reading those files again.
+    """
+    known = known or {}
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        regular_files(path)  # refuses a link or a special file
+        return known.get(".") or sha256_file(path)
+    files = regular_files(path)
+    rels = [f.relative_to(path).as_posix() for f in files]
+    fresh = {d.path: d.sha256 for d in hash_files([f for f, r in zip(files, rels, strict=True)
+                                                   if r not in known])}
+    return tree_digest((r, known.get(r) or fresh[f]) for f, r in zip(files, rels, strict=True))

@@ -2,9 +2,11 @@
 (``URL#table``), or a file read with Spark. Each load yields a pandas view for the
 vectorised checks, the source GX validates, and the sha256 the verdict is about.
 
-A file's digest is the sha256 of its bytes. A SQL table's digest is computed over its
-content as read (column names and types, then each column's values and null mask in
-order), since a table has no bytes of its own.
+A file's digest is the sha256 of its bytes, and its subject name its path relative to the
+policy's folder, as every gate names and digests a file (:mod:`lifegate.core.hashing`). A SQL
+table's digest is computed over its content as read (column names and types, then each
+column's values and null mask in order), since a table has no bytes of its own; its subject
+is named ``<role>:<redacted URL>#<table>``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lifegate.core.errors import ConfigError, EvidenceError, MissingExtraError
-from lifegate.core.hashing import sha256_file
+from lifegate.core.hashing import subject_digest, subject_name
 
 __all__ = ["Dataset", "DatasetSpec", "check_columns", "frame_digest", "load_dataset",
            "parse_spec", "same_columns"]
@@ -35,6 +37,7 @@ class DatasetSpec:
     url: str | None = None
     table: str | None = None
     schema: str | None = None
+    subject: str | None = None  # a file's subject name
 
     @property
     def kind(self) -> str:
@@ -54,6 +57,10 @@ class Dataset:
     @property
     def name(self) -> str:
         return self.spec.display
+
+    def subject_name(self, role: str) -> str:
+        """A file's path as every gate names it; a table's ``<role>:<display>``."""
+        return self.spec.subject or f"{role}:{self.spec.display}"
 
     @property
     def sha256(self) -> str:
@@ -94,7 +101,7 @@ def parse_spec(value: str, base: Path) -> DatasetSpec:
         display = path.resolve().relative_to(base.resolve()).as_posix()
     except ValueError:
         display = value
-    return DatasetSpec(display=display, path=path)
+    return DatasetSpec(display=display, path=path, subject=subject_name(path, base))
 
 
 def load_dataset(spec: DatasetSpec, engine: Engine = "pandas",
@@ -115,7 +122,7 @@ def load_dataset(spec: DatasetSpec, engine: Engine = "pandas",
                             "cannot be validated")
     if spec.path is not None:
         path = spec.path
-        data._digest = pool.submit(sha256_file, path) if pool else sha256_file(path)
+        data._digest = pool.submit(subject_digest, path) if pool else subject_digest(path)
     return data
 
 

@@ -16,7 +16,6 @@ from lifegate.core.model import Finding, GateResult, Severity
 __all__ = ["SCHEMA_URI", "to_sarif"]
 
 SCHEMA_URI: Final = "https://json.schemastore.org/sarif-2.1.0.json"
-SUBJECT_PREFIX: Final = "model-file:"
 _LEVELS: Final = {Severity.CRITICAL: "error", Severity.HIGH: "error",
                   Severity.MEDIUM: "warning", Severity.LOW: "note", Severity.INFO: "note"}
 RULES: Final = {
@@ -81,8 +80,7 @@ def _version() -> str | None:
 
 def to_sarif(result: GateResult) -> dict[str, Any]:
     """SARIF 2.1.0 for the blocking findings of an LG-SCAN result."""
-    files = [s.name.removeprefix(SUBJECT_PREFIX) for s in result.subjects
-             if s.name.startswith(SUBJECT_PREFIX)]
+    files = [s.name for s in result.subjects]  # LG-SCAN's subjects are the files it read
     blocking = [f for f in result.findings if f.blocking]
     rule_ids = sorted({f.rule for f in blocking})
     driver: dict[str, Any] = {
@@ -93,9 +91,8 @@ def to_sarif(result: GateResult) -> dict[str, Any]:
         driver["version"] = version
     run: dict[str, Any] = {
         "tool": {"driver": driver},
-        "artifacts": [{"location": {"uri": quote(s.name.removeprefix(SUBJECT_PREFIX))},
-                       "hashes": {"sha-256": s.sha256}} for s in result.subjects
-                      if s.name.startswith(SUBJECT_PREFIX)],
+        "artifacts": [{"location": {"uri": quote(s.name)},
+                       "hashes": {"sha-256": s.sha256}} for s in result.subjects],
         "results": [_result(f, rule_ids.index(f.rule), files) for f in blocking],
         "properties": {"gateId": result.gate_id, "verdict": result.verdict.value},
     }

@@ -130,9 +130,9 @@ class DataValidationGate:
             if self.settings.result_format == "BOOLEAN_ONLY":  # no data values in evidence
                 for c in checks:
                     c.details.pop("unseen_values", None)
-            subjects = [Subject(name=f"dataset:{data.name}", sha256=data.sha256)]
+            subjects = [Subject(name=data.subject_name("dataset"), sha256=data.sha256)]
             if ref is not None:
-                subjects.append(Subject(name=f"reference:{ref.name}", sha256=ref.sha256))
+                subjects.append(Subject(name=ref.subject_name("reference"), sha256=ref.sha256))
         findings += _expectation_findings(outcomes, data.name)
         findings += self._check_findings(checks, data.name)
         findings += self._provenance()

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from lifegate.core.errors import ConfigError, EvidenceError
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import sha256_file
+from lifegate.core.hashing import sha256_file, subject_digest, subject_name
 from lifegate.core.model import (
     Evidence,
     Finding,
@@ -89,7 +89,8 @@ class DisclosureGate:
         card_path = self._path(context, "system_card", self.settings.system_card)
         assert card_path is not None
         card = load_card(card_path)
-        subjects = [Subject(name=f"system-card:{card_path.name}", sha256=sha256_file(card_path))]
+        subjects = [Subject(name=subject_name(card_path, self.policy.base_dir),
+                            sha256=subject_digest(card_path))]
         findings = [Finding(rule="DISCLOSE-MISSING", provision=s.provision,
                             location=f"{card_path}: {s.key}",
                             message=f"required section '{s.key}' ({s.title}) is missing or "
@@ -141,8 +142,8 @@ class DisclosureGate:
             evidence.append(self._bind(release, paths))
             subjects.insert(0, Subject(name=f"model:{release[1].model_name}",
                                        sha256=release[1].model_root_digest))
-        subjects.append(Subject(name="disclosure:disclosure.html",
-                                sha256=sha256_file(paths["html"])))
+        subjects.append(Subject(name=subject_name(paths["html"], self.policy.base_dir),
+                                sha256=subject_digest(paths["html"])))
         return GateResult.from_findings(
             self.id, findings, evidence=evidence, subjects=subjects, checked=_checked(),
             metrics={"changes": float(len(notice.changes) if notice else 0),

@@ -85,8 +85,8 @@ class DriftGate:
             features = [self._drift(ref, cur, c) for c in self._columns(ref)]
             prediction = None if s.prediction_column is None else \
                 self._drift(ref, cur, s.prediction_column)
-            subjects = [Subject(name=f"reference:{ref.name}", sha256=ref.sha256),
-                        Subject(name=f"current:{cur.name}", sha256=cur.sha256)]
+            subjects = [Subject(name=ref.subject_name("reference"), sha256=ref.sha256),
+                        Subject(name=cur.subject_name("current"), sha256=cur.sha256)]
         report = self._report(context, ref, cur, features, prediction)
         out = self.policy.resolve(s.out_dir)
         evidence = [write_json(out / f"{context.run_id}.drift.json", report, "drift-report"),

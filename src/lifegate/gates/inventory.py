@@ -1,17 +1,20 @@
 """LG-INV: asset inventory. SHA-256 of every model, dataset, config and prompt the policy
-names, streamed and hashed on all cores, with what changed since the previous run."""
+names, streamed and hashed on all cores, with what changed since the previous run.
+
+Each declared path is one subject, named and digested as every gate names and digests it
+(:func:`lifegate.core.hashing.subject_name`, :func:`~lifegate.core.hashing.subject_digest`):
+a file by the SHA-256 of its bytes, a folder by its tree digest."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
 from lifegate.core import progress
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import hash_files, tree_digest, walk_files
+from lifegate.core.hashing import hash_files, regular_files, subject_digest, subject_name
 from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
 from lifegate.core.policy import Policy
 
@@ -32,13 +35,6 @@ class InventorySettings(GateSettings):
     configs: list[str] = Field(default_factory=list)
     prompts: list[str] = Field(default_factory=list)
     allow_empty: bool = False
-
-
-def _rel(path: Path, base: Path) -> str:
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 class InventoryGate:
@@ -63,24 +59,27 @@ class InventoryGate:
                 location=f"{self.policy.source}: gates.LG-INV.settings")])
         base = self.policy.base_dir
         roots = [(kind, declared, self.policy.resolve(declared)) for kind, declared in assets]
-        listed = [(i, p) for i, (_, _, root) in enumerate(roots) for p in walk_files(root)]
-        total_bytes = sum(p.stat().st_size for _, p in listed if not p.is_symlink())
+        listed = [(i, p) for i, (_, _, root) in enumerate(roots) for p in regular_files(root)]
+        total_bytes = sum(p.stat().st_size for _, p in listed)
         with progress.task("hashing assets", total_bytes) as advance:
             digests = hash_files([p for _, p in listed], progress=advance)  # one pool for all
         per_root: list[dict[str, str]] = [{} for _ in roots]
+        known: list[dict[str, str]] = [{} for _ in roots]  # by path relative to the root
         for (i, _), d in zip(listed, digests, strict=True):
-            per_root[i][_rel(d.path, base)] = d.sha256
+            per_root[i][subject_name(d.path, base)] = d.sha256
+            known[i][d.path.relative_to(roots[i][2]).as_posix()] = d.sha256
         manifest: dict[str, dict[str, str]] = {}
+        kinds: dict[str, str] = {}
         subjects, findings = [], []
-        for (kind, declared, root), entries in zip(roots, per_root, strict=True):
+        for (kind, declared, root), entries, done in zip(roots, per_root, known, strict=True):
             if not entries and not self.settings.allow_empty:
                 findings.append(Finding(rule="INV-EMPTY-ASSET", location=declared,
                                         provision=P_PROMPTS if kind in ("configs", "prompts")
                                         else P_INVENTORY,
                                         message=f"{kind[:-1]} {declared} contains no files"))
-            name = f"{kind[:-1]}:{_rel(root, base)}"
-            manifest[name] = entries
-            subjects.append(Subject(name=name, sha256=tree_digest(entries.items())))
+            name = subject_name(root, base)
+            manifest[name], kinds[name] = entries, kind[:-1]
+            subjects.append(Subject(name=name, sha256=subject_digest(root, done)))
         total = sum(d.size for d in digests)
         log.info("LG-INV: %d files, %d bytes hashed", len(digests), total)
         changes = self._changes(manifest)
@@ -89,7 +88,7 @@ class InventoryGate:
             self.id, findings, subjects=subjects, checked=CHECKED,
             metrics={"files": float(sum(len(v) for v in manifest.values())),
                      "bytes": float(total), "changed": float(len(changes))},
-            details={"manifest": manifest},
+            details={"manifest": manifest, "kinds": kinds},
         )
 
     def _changes(self, manifest: dict[str, dict[str, str]]) -> list[Finding]:
@@ -111,3 +110,4 @@ class InventoryGate:
                                    blocking=False, location=f,
                                    message=f"{f} {how} since record #{prev_entry.seq}"))
         return out
+

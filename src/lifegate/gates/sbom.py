@@ -15,7 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from lifegate.core import progress
 from lifegate.core.errors import ConfigError, EvidenceError
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import hash_files, sha256_file, tree_digest, walk_files
+from lifegate.core.hashing import (
+    hash_files,
+    regular_files,
+    sha256_file,
+    subject_digest,
+    subject_name,
+)
 from lifegate.core.model import Evidence, Finding, GateResult, Phase, RunContext, Severity, Subject
 from lifegate.core.policy import Policy
 from lifegate.gates._sbom_card import (
@@ -131,7 +137,7 @@ class SbomGate:
             evidence += self._bind_release(model_path, out)
         return GateResult.from_findings(
             self.id, findings, evidence=evidence, checked=CHECKED,
-            subjects=_subjects(out, digest, hashed),
+            subjects=_subjects(out, digest, hashed, model_path, self.policy),
             metrics={"components": float(len(doc.get("components", []))),
                      "distributions": float(len(env.dists)),
                      "vulnerabilities": float(len(hits)),
@@ -294,18 +300,15 @@ class SbomGate:
 
 
 def _files(root: Path) -> list[Path]:
-    files = walk_files(root)
-    links = [p for p in files if p.is_symlink()]
-    if links:
-        raise EvidenceError(f"refusing to follow symlink {links[0]}", where=str(links[0]),
-                            fix="replace the link with the file it points to")
+    files = regular_files(root)  # refuses links and special files
     if not files:
         raise EvidenceError(f"{root} contains no files", where=str(root))
     return files
 
 
 def _digest(files: list[tuple[str, str]], root: Path) -> str:
-    return files[0][1] if not root.is_dir() else tree_digest(files)
+    """The root's subject digest (as every gate computes it) from the digests just made."""
+    return subject_digest(root, {"." if not root.is_dir() else rel: d for rel, d in files})
 
 
 def _env_findings(env: EnvScan) -> list[Finding]:
@@ -342,11 +345,16 @@ def _digest_findings(hashed: _Hashed, steps: list[StepSpec]) -> list[Finding]:
             if name in actual and actual[name] != digest]
 
 
-def _subjects(bom: Path, digest: str, hashed: _Hashed) -> list[Subject]:
-    out = [Subject(name=f"sbom:{bom.name}", sha256=digest)]
-    if hashed.model is not None:
-        out.append(Subject(name=f"model:{hashed.model.name}", sha256=hashed.model.sha256))
-    out += [Subject(name=p.ref, sha256=p.sha256) for p in hashed.datasets if p.sha256]
+def _subjects(bom: Path, digest: str, hashed: _Hashed, model: Path | None,
+              policy: Policy) -> list[Subject]:
+    """Files and folders by the name and digest every gate gives them; a dataset with no
+    path by its BOM reference and the digest the policy declares."""
+    base = policy.base_dir
+    out = [Subject(name=subject_name(bom, base), sha256=digest)]
+    if hashed.model is not None and model is not None:
+        out.append(Subject(name=subject_name(model, base), sha256=hashed.model.sha256))
+    out += [Subject(name=subject_name(policy.resolve(p.spec.path), base) if p.spec.path
+                    else p.ref, sha256=p.sha256) for p in hashed.datasets if p.sha256]
     return out
 
 

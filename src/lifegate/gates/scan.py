@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 
 from lifegate.core.errors import EvidenceError
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import hash_files, sha256_bytes
+from lifegate.core.hashing import hash_files, sha256_bytes, subject_name
 from lifegate.core.model import (
     Evidence,
     Finding,
@@ -39,7 +39,7 @@ from lifegate.gates._scan_common import FileReport
 from lifegate.gates._scan_engine import ScanConfig, Scanner
 from lifegate.gates._scan_fickling import THRESHOLD, second_opinions
 from lifegate.gates._scan_profiles import DEFAULT_PROFILES, Profile
-from lifegate.gates._scan_sarif import SUBJECT_PREFIX, to_sarif
+from lifegate.gates._scan_sarif import to_sarif
 
 __all__ = ["ScanGate", "ScanSettings"]
 
@@ -191,7 +191,8 @@ class ScanGate:
             if _changed(before[digest.path], digest.path):
                 report.add("SCAN-CHANGED", Severity.HIGH, display, f"{display}: the file "
                            "changed while it was scanned; scan it again when it is stable")
-            subjects.append(Subject(name=f"{SUBJECT_PREFIX}{display}", sha256=digest.sha256))
+            subjects.append(Subject(name=subject_name(digest.path, self.policy.base_dir),
+                                    sha256=digest.sha256))
             reports.append(report)
             log.info("LG-SCAN: %s: %s, %d issues", display, report.format, len(report.issues))
         return reports, subjects

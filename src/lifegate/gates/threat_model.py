@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lifegate.core._yamlio import load_model
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import sha256_file
+from lifegate.core.hashing import subject_digest, subject_name
 from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
 from lifegate.core.policy import Policy
 
@@ -86,8 +86,8 @@ class ThreatModelGate:
         findings = self._coverage(model, path) + self._freshness(model, path)
         return GateResult.from_findings(
             self.id, findings, checked=CHECKED,
-            subjects=[Subject(name=f"threat-model:{self.settings.path}",
-                              sha256=sha256_file(path))],
+            subjects=[Subject(name=subject_name(path, self.policy.base_dir),
+                              sha256=subject_digest(path))],
             metrics={"threats": float(len(model.threats)),
                      "required_classes": float(len(self.required()))},
             details={"reviewed": model.reviewed.isoformat(), "reviewed_by": model.reviewed_by},
@@ -144,18 +144,22 @@ class ThreatModelGate:
         return findings
 
     def _assets_changed_at(self) -> datetime | None:
-        """When the inventory last recorded a change of asset digests."""
+        """When the inventory last recorded a change of asset digests: of a file's bytes, or
+        of the files listed (compared file by file, so that the naming of the subjects may
+        change between lifegate versions without counting as a change of the assets)."""
         from lifegate.evidence.ledger import open_ledger
         from lifegate.evidence.statement import PredicateType
 
-        last_subjects: dict[str, str] | None = None
+        last: dict[str, str] | None = None
         changed_at = None
         for e in open_ledger(self.policy).entries(PredicateType.GATE_RUN):
             result = e.predicate.get("result", {})
             if result.get("gate_id") != "LG-INV" or \
                     e.predicate.get("context", {}).get("system") != self.policy.system.name:
                 continue
-            if last_subjects is not None and e.subjects != last_subjects:
+            manifest = result.get("details", {}).get("manifest", {})
+            files = {f: d for per in manifest.values() for f, d in per.items()}
+            if last is not None and files != last:
                 changed_at = e.recorded_at
-            last_subjects = e.subjects
+            last = files
         return changed_at

@@ -45,7 +45,7 @@ def test_validate_passes_then_blocks_a_poisoned_copy(project: Path) -> None:
     ok = lg(project, "validate", "train.csv", "--reference", "ref.csv",
             "--label-column", "target")
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "LG-DATA: pass" in ok.stdout and "dataset:" in ok.stdout
+    assert "LG-DATA: pass" in ok.stdout and "  train.csv  sha256:" in ok.stdout
     rows = (project / "train.csv").read_text().splitlines()
     (project / "poisoned.csv").write_text("\n".join(rows + rows[1:20]) + "\n")
     bad = lg(project, "validate", "poisoned.csv", "--reference", "ref.csv")

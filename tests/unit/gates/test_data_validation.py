@@ -69,8 +69,8 @@ def test_clean_data_passes_with_evidence(tmp_path: Path,
     r = run(policy(tmp_path))
     assert r.result.verdict is Verdict.PASS, r.result.findings
     subjects = {s.name: s.sha256 for s in r.result.subjects}
-    assert subjects["dataset:train.csv"] == sha256_file(tmp_path / "train.csv")
-    assert subjects["reference:ref.csv"] == sha256_file(tmp_path / "ref.csv")
+    assert subjects["train.csv"] == sha256_file(tmp_path / "train.csv")
+    assert subjects["ref.csv"] == sha256_file(tmp_path / "ref.csv")
     kinds = {e.kind: Path(e.uri) for e in r.result.evidence}
     validation = json.loads(kinds["gx-validation-result"].read_text())
     assert validation["success"] is True and len(validation["results"]) == 3

@@ -16,6 +16,7 @@ from disclosure_helpers import DEMO_CARD, GOLDEN, card, signed_release, snapshot
 import golden_files
 from lifegate.core import Policy, Verdict, make_context, run_gate_by_id
 from lifegate.core.errors import ConfigError
+from lifegate.core.hashing import sha256_file
 from lifegate.evidence.ledger import trusted_keys
 from lifegate.evidence.release import manifest_path, read_manifest
 from lifegate.gates._disclosure_card import REQUIRED, load_card
@@ -151,8 +152,10 @@ def test_gate_writes_outputs_and_binds_them_to_the_release(
     assert data["facts"]["metrics"] == {"accuracy": 0.95}
     assert data["facts"]["data_validation"] is None and data["change_notice"] is None
     assert "Not recorded." in (out / "disclosure.md").read_text()
-    subjects = {s.name for s in run.result.subjects}
-    assert f"model:{manifest.model_name}" in subjects and "disclosure:disclosure.html" in subjects
+    subjects = {s.name: s.sha256 for s in run.result.subjects}
+    assert subjects[f"model:{manifest.model_name}"] == manifest.model_root_digest
+    assert subjects["disclosure/disclosure.html"] == by_kind["disclosure-html"]
+    assert subjects["system_card.yaml"] == sha256_file(tmp_path / "system_card.yaml")
 
 
 def test_change_notice_for_a_new_release(tmp_path: Path, signing_policy: Callable[..., Policy],

@@ -58,7 +58,7 @@ def test_same_distribution_passes(tmp_path: Path,
     assert len(report["features"]) == len(halves[0].columns) - 1
     assert report["prediction"]["kind"] == "categorical"
     assert "<svg" not in html and "<script" not in html and "none" in html
-    assert {s.name for s in r.result.subjects} == {"reference:ref.csv", "current:cur.csv"}
+    assert {s.name for s in r.result.subjects} == {"ref.csv", "cur.csv"}
     [note] = r.result.findings  # 285 rows against 284: PSI noise is noted, not blocking
     assert note.rule == "DRIFT-SMALL-SAMPLE" and not note.blocking
 

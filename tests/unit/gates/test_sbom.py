@@ -24,7 +24,7 @@ from sbom_helpers import (
 
 from ledger_checks import assert_one_record_added, records
 from lifegate.core import GateFailed, Policy, Verdict, make_context, run_gate_by_id
-from lifegate.core.hashing import sha256_file
+from lifegate.core.hashing import sha256_file, subject_digest
 from lifegate.evidence.ledger import open_ledger
 from lifegate.gates._sbom_schema import schema_errors
 
@@ -106,8 +106,9 @@ def test_evidence_subjects_and_ledger(project: Path, make) -> None:  # type: ign
                                                       "application/vnd.cyclonedx+json")
     assert ev.sha256 == sha256_file(out)
     subjects = {s.name: s.sha256 for s in gate_run.result.subjects}
-    assert subjects["sbom:clf.cdx.json"] == ev.sha256
-    assert subjects["data:train"] == sha256_file(project / "data/train.csv")
+    assert subjects["models/clf.cdx.json"] == ev.sha256
+    assert subjects["data/train.csv"] == sha256_file(project / "data/train.csv")
+    assert subjects["models/clf"] == subject_digest(project / "models/clf")
     entry = list(open_ledger(policy).entries())[-1]
     assert entry.seq == gate_run.record.seq and entry.subjects == subjects
 

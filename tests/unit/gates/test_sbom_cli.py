@@ -35,7 +35,7 @@ def test_cli_writes_a_validated_ml_bom(project: Path) -> None:
                           "--spec-version", "1.7", "--formulation", str(project / "steps.json"),
                           "--metrics", str(project / "metrics.json"))
     assert code == 0, output
-    assert "LG-SBOM: pass" in output and "sbom:ml.cdx.json" in output
+    assert "LG-SBOM: pass" in output and "bom/ml.cdx.json  sha256:" in output
     doc = json.loads(out.read_text())
     assert doc["specVersion"] == "1.7" and schema_errors(doc, "1.7") == []
     model = next(c for c in doc["components"] if c["type"] == "machine-learning-model")

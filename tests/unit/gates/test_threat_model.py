@@ -35,7 +35,7 @@ def test_complete_fresh_model_passes(project: Path, make_policy: Make) -> None:
     threat_model(project)
     run = run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {}}))
     assert run.result.verdict is Verdict.PASS
-    assert run.result.subjects[0].name == "threat-model:threat_model.yaml"
+    assert run.result.subjects[0].name == "threat_model.yaml"
 
 
 def test_missing_class_and_prompt_injection(project: Path, make_policy: Make) -> None:
