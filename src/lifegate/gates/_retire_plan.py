@@ -213,9 +213,8 @@ def _copies(policy: Policy, roots: list[str], wanted: dict[str, int],
     """Other files under the roots with the content of a planned file: copies to dispose."""
     from lifegate.gates._retire_ops import find_remaining
 
-    skip = {p.resolve() for p in planned}
-    places = [Path(os.path.realpath(policy.resolve(r))) for r in roots]
-    found = find_remaining(places, wanted, skip)
+    places = [policy.resolve(r) for r in roots]  # none is, or lies below, a link
+    found = find_remaining(places, wanted, planned)
     return [Asset(id=f"copy-{i + 1}", kind="other", path=_rel(policy, Path(r["path"])),
                   action="dispose", files={".": r["sha256"]})
             for i, r in enumerate(sorted(found.remaining, key=lambda r: r["path"]))]
@@ -225,18 +224,21 @@ def generate_plan(policy: Policy, *, model: str | None, roots: list[str],
                   dvc: DvcSource | None = None, action: str = "dispose") -> Plan:
     """A plan that disposes every asset the inventory and the release name, plus their DVC
     cache and remote copies; people then edit actions (transfer, retain) and approve it."""
-    from lifegate.gates._retire_ops import inside
+    from lifegate.gates._retire_ops import check_places, inside
 
+    declared = [policy.resolve(r) for r in roots]
+    linked = check_places(policy.base_dir, [("root", r) for r in declared])
+    if linked:
+        raise ConfigError(linked[0].message, where=linked[0].location)
     assets: list[Asset] = []
     seen: set[str] = set()
     excluded: list[str] = []
-    real_roots = [Path(os.path.realpath(policy.resolve(r))) for r in roots]
     for kind, p in _candidates(policy, model):
         path = policy.resolve(p)
         if str(path) in seen:
             continue
         seen.add(str(path))
-        if not inside(path, real_roots):
+        if not inside(path, declared):
             excluded.append(_rel(policy, path))
             continue
         assets.append(Asset(id=f"{kind}-{len(assets) + 1}", kind=kind,  # type: ignore[arg-type]

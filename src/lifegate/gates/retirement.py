@@ -33,7 +33,6 @@ from lifegate.gates._retire_plan import Asset, Plan, digest_files, load_plan
 
 log = logging.getLogger(__name__)
 
-CRASH_ENV = "LIFEGATE_RETIRE_CRASH_AT"  # fault injection for the crash-safety tests
 PLAN_SUBJECT = "retirement-plan"
 
 
@@ -78,13 +77,15 @@ class Journal:
                           "actor": self.actor, "result": result or {}})
         ref = self.ledger.append(stmt, PredicateType.RETIREMENT)
         self.steps.setdefault(step, {})[phase] = {**(result or {}), "_at": at, "_seq": ref.seq}
-        _crashpoint(f"{step}:{phase}")
+        step_reached(f"{step}:{phase}")
 
 
-def _crashpoint(point: str) -> None:
-    """Tests kill the run here (``LIFEGATE_RETIRE_CRASH_AT=asset-1:start``) as SIGKILL would."""
-    if os.environ.get(CRASH_ENV) == point:
-        os._exit(137)
+def step_reached(point: str) -> None:
+    """Called at each point where a run may be interrupted: after each journal record
+    (``asset:model-1:start``, ``revoke:done``) and after each action, before its ``done``
+    record (``asset:model-1:acted``). It only logs; it is the place where a supervisor that
+    embeds lifegate, or a crash-safety test in a process of its own, observes the run."""
+    log.debug("LG-RETIRE: reached %s", point)
 
 
 def _f(rule: str, message: str, where: str | None = None) -> Finding:
@@ -137,12 +138,23 @@ class RetireGate:
             details=details)
 
     def roots(self, plan: Plan) -> list[Path]:
-        return [Path(os.path.realpath(self.policy.resolve(r))) for r in plan.roots]
+        """The declared roots as written (never resolved through a link: none may be one)."""
+        return [self.policy.resolve(r) for r in plan.roots]
+
+    def places(self, plan: Plan) -> list[tuple[str, Path]]:
+        """Every folder a run touches or searches, for the no-symlink check."""
+        out = [("root", p) for p in self.roots(plan)]
+        out += [("search place", self.policy.resolve(s)) for s in plan.search]
+        if plan.dvc is not None:
+            out.append(("DVC repository", self.policy.resolve(plan.dvc.repo)))
+            out += [("DVC remote", self.policy.resolve(r)) for r in plan.dvc.remotes]
+        return out
 
     def _preflight(self, plan: Plan, digest: str, journal: Journal
                    ) -> tuple[list[Finding], list[dict[str, Any]]]:
         """Nothing is touched unless all of this holds; steps already started are skipped."""
         findings, approvals = self._approved(digest)
+        findings += ops.check_places(self.policy.base_dir, self.places(plan))
         roots = self.roots(plan)
         for asset in plan.assets:
             if journal.started(f"asset:{asset.id}"):
@@ -234,7 +246,7 @@ class Execution:
             return done
         self.journal.write(step, "start")
         result: dict[str, Any] = action()
-        _crashpoint(f"{step}:acted")
+        step_reached(f"{step}:acted")
         self.journal.write(step, "done", result)
         return result
 
@@ -278,7 +290,10 @@ class Execution:
                  "to": str(dest), "files": found, "by": self.journal.actor}),
                 PredicateType.TRANSFER)
             result.update(destination=str(dest), transfer_seq=ref.seq)
-        result["files_disposed"] = ops.dispose(path)
+        root = ops.holder(path, self.gate.roots(self.plan))
+        if root is None:  # checked by the preflight; a plan edited since has a new digest
+            raise ConfigError(f"asset {asset.id}: {path} is outside the declared roots")
+        result["files_disposed"] = ops.dispose(path, root)
         result["absent"] = not os.path.lexists(path)
         return result
 
@@ -286,14 +301,9 @@ class Execution:
         sizes: dict[str, int] = self.journal.done("preflight")["sizes"]  # type: ignore[index]
         gone = {d for a in self.plan.assets if a.action != "retain" for d in a.files.values()}
         disposed = {d: s for d, s in sizes.items() if d in gone}
-        retained = {Path(os.path.realpath(self.policy.resolve(a.path)))
-                    for a in self.plan.assets if a.action == "retain"}
-        places = [*self.gate.roots(self.plan),
-                  *(Path(os.path.realpath(self.policy.resolve(s))) for s in self.plan.search)]
-        if self.plan.dvc is not None:
-            places.append(Path(os.path.realpath(self.policy.resolve(self.plan.dvc.repo))))
-            places += [Path(os.path.realpath(self.policy.resolve(r)))
-                       for r in self.plan.dvc.remotes]
+        retained = {self.policy.resolve(a.path) for a in self.plan.assets
+                    if a.action == "retain"}
+        places = [p for _, p in self.gate.places(self.plan)]  # no links: the preflight checked
         absence = ops.find_remaining(_outermost(places), disposed, retained)
         return {"searched": absence.searched, "files_seen": absence.files_seen,
                 "files_hashed": absence.files_hashed, "remaining": absence.remaining,

@@ -19,6 +19,24 @@ from lifegate.evidence.keys import KeyPair, Signer, generate_keypair
 from lifegate.evidence.ledger import open_ledger
 from lifegate.gates._retire_plan import Plan, generate_plan, write_plan
 
+KILLED_AT = """
+import os, sys
+from lifegate.gates import retirement
+
+point = sys.argv[1]
+reached = retirement.step_reached
+
+def die_at(p):
+    reached(p)
+    if p == point:
+        os._exit(137)
+
+retirement.step_reached = die_at
+sys.argv = ["lifegate", *sys.argv[2:]]
+from lifegate.cli.main import main
+main()
+"""
+
 
 @dataclass
 class Project:
@@ -65,6 +83,13 @@ class Project:
             raise AssertionError(f"lifegate {' '.join(args)} exited {r.returncode}:\n"
                                  f"{r.stdout}\n{r.stderr}")
         return r
+
+    def cli_killed_at(self, point: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the CLI in a process of its own that dies (``os._exit(137)``, as SIGKILL
+        leaves it: no cleanup, no exit handlers) when the run reaches ``point``. The crash
+        point is injected here, from outside: lifegate's ``step_reached`` only logs."""
+        return subprocess.run([sys.executable, "-c", KILLED_AT, point, *args], cwd=self.root,
+                              capture_output=True, text=True)
 
     def hashes(self) -> list[str]:
         return [r.record_hash for r in open_ledger(self.policy).store.records()]

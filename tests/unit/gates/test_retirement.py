@@ -207,6 +207,93 @@ def test_symlinked_asset_folder_outside_roots(project: Project, tmp_path: Path) 
     assert (outside / "rows.csv").exists()
 
 
+def _tree(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): sha256_file(p)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("roots", [["models", "data", "conf"], ["models/clf", "data", "conf"]],
+                         ids=["root-is-a-link", "root-below-a-link"])
+def test_symlinked_root_is_refused_and_nothing_outside_is_deleted(
+        project: Project, tmp_path: Path, roots: list[str]) -> None:
+    """`models -> /elsewhere/models`: the link target is outside the project; execute must
+    not delete it, whether the root is the link itself or lies below it."""
+    plan = project.plan(roots=roots)
+    project.approve(plan)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.move(project.root / "models", elsewhere / "models")
+    os.symlink(elsewhere / "models", project.root / "models")
+    outside = _tree(elsewhere)
+    assert "models/clf/weights.bin" in outside
+    before, ledger_before = _snapshot(project.root), project.hashes()
+    r = project.cli("retire", "execute", str(plan), "--execute", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "RETIRE-ROOT-SYMLINK" in r.stdout or "is a symlink" in r.stdout, r.stdout
+    assert f"{project.root / 'models'} is a symlink" in " ".join(r.stdout.split())
+    assert _tree(elsewhere) == outside
+    assert _snapshot(project.root) == before
+    assert project.hashes()[:len(ledger_before)] == ledger_before
+    assert not [e for e in open_ledger(project.policy).entries() if e.kind == "retirement"]
+    # planning through the link is refused too
+    r = project.cli("retire", "plan", "--model", "models/clf", "--root", roots[0],
+                    "--out", "again.yaml", check=False)
+    assert r.returncode != 0 and "is a symlink" in r.stderr, r.stdout + r.stderr
+    assert not (project.root / "again.yaml").exists()
+
+
+def test_symlinked_folder_on_the_way_to_an_asset_is_refused(project: Project) -> None:
+    """data/conf-link -> ../conf lies inside the roots, but an asset reached through it
+    would dispose of conf/params.yaml, which the plan retains."""
+    os.symlink(project.root / "conf", project.root / "data" / "conf-link")
+    plan = load_plan(project.plan())
+    data = plan.model_dump(mode="json")
+    for a in data["assets"]:
+        if a["path"] == "conf":
+            a.update(action="retain", retain={"reason": "legal hold", "owner": "carol",
+                                              "review_date": "2027-06-30"})
+    data["assets"].append({"id": "via-link", "path": "data/conf-link/params.yaml",
+                           "action": "dispose", "kind": "config",
+                           "files": {".": sha256_file(project.root / "conf" / "params.yaml")}})
+    path = project.root / "retirement.yaml"
+    path.write_text(yaml.safe_dump(data))
+    project.approve(path)
+    _refused(project, path, "RETIRE-SYMLINK")
+    assert (project.root / "conf" / "params.yaml").read_text() == "lr: 0.1\n"
+
+
+def test_dispose_never_follows_a_link_put_in_after_the_checks(tmp_path: Path) -> None:
+    """The disposal itself opens every folder from the root down without following links,
+    so a link swapped in after the preflight makes it fail rather than delete the target."""
+    from lifegate.core.errors import EvidenceError
+    from lifegate.gates._retire_ops import dispose
+
+    root, target = tmp_path / "root", tmp_path / "precious"
+    (root / "a").mkdir(parents=True)
+    target.mkdir()
+    (target / "f.bin").write_bytes(b"keep")
+    (root / "a" / "own.bin").write_bytes(b"mine")
+    assert dispose(root / "a" / "own.bin", root) == 1
+    os.symlink(target, root / "a" / "b")
+    with pytest.raises(EvidenceError, match="not a real folder"):
+        dispose(root / "a" / "b" / "f.bin", root)
+    with pytest.raises(EvidenceError, match="link or special file"):
+        dispose(root / "a" / "b", root)
+    link_root = tmp_path / "link-root"
+    os.symlink(target, link_root)
+    with pytest.raises(EvidenceError, match="without following a link"):
+        dispose(link_root / "f.bin", link_root)
+    assert (target / "f.bin").read_bytes() == b"keep"
+    with pytest.raises(EvidenceError, match="it is a symlink"):  # a link inside the tree
+        dispose(root / "a", root)
+    assert (target / "f.bin").read_bytes() == b"keep"
+    os.unlink(root / "a" / "b")
+    (root / "a" / "c").mkdir()
+    (root / "a" / "c" / "x.bin").write_bytes(b"1")
+    assert dispose(root / "a", root) == 1
+    assert not (root / "a").exists() and (target / "f.bin").exists()
+
+
 def test_file_not_in_plan(project: Project) -> None:
     plan = project.plan()
     project.approve(plan)
@@ -258,9 +345,16 @@ def test_killed_and_resumed_finishes_with_complete_certificate(project: Project,
                                                                point: str) -> None:
     plan = project.plan()
     project.approve(plan)
-    crashed = project.cli("retire", "execute", str(plan), "--execute",
-                          env={"LIFEGATE_RETIRE_CRASH_AT": point}, check=False)
+    before = project.hashes()
+    crashed = project.cli_killed_at(point, "retire", "execute", str(plan), "--execute")
     assert crashed.returncode == 137, crashed.stdout + crashed.stderr
+    journal = [f"{e.predicate['step']}:{e.predicate['phase']}"
+               for e in open_ledger(project.policy).entries() if e.kind == "retirement"]
+    step, _, phase = point.rpartition(":")
+    assert journal[-1] == (f"{step}:start" if phase == "acted" else point)  # died right there
+    assert project.hashes()[:len(before)] == before
+    if step == "asset:model-1":  # killed after deleting the model, or just before
+        assert project.model.exists() is (phase == "start")
     r = project.cli("retire", "execute", str(plan), "--execute")
     assert "LG-RETIRE: pass" in r.stdout
     run = project.retire(plan)  # a third run: everything is done, the certificate reissued
