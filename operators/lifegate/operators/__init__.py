@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         LifegateConfigFailure,
         LifegateGateFailed,
         LifegateGateOperator,
+        LifegateInfrastructureError,
     )
     from lifegate.operators._gates import (
         ApprovalGateOperator,
@@ -37,6 +38,7 @@ _WHERE = {
     "LifegateGateOperator": "_base",
     "LifegateGateFailed": "_base",
     "LifegateConfigFailure": "_base",
+    "LifegateInfrastructureError": "_base",
     "LifegateHook": "_hook",
     "ReleaseApprovalOperator": "_approval",
     "RetirementApprovalOperator": "_approval",
@@ -62,6 +64,7 @@ __all__ = [
     "LifegateGateFailed",
     "LifegateGateOperator",
     "LifegateHook",
+    "LifegateInfrastructureError",
     "ModelScanGateOperator",
     "ReleaseApprovalOperator",
     "RetirementApprovalOperator",

@@ -4,6 +4,13 @@
 gate once through :func:`lifegate.core.run_gate_by_id` (which records the statement in the
 ledger before it returns), pushes the summary and either returns it (the XCom return value) or
 raises :class:`LifegateGateFailed`, which Airflow never retries.
+
+Retries: a verdict is never retried (:class:`LifegateGateFailed`), nor is a gate that cannot run
+because of its configuration, keys or a ledger that does not verify
+(:class:`LifegateConfigFailure`). What the infrastructure causes (the ledger unreachable, so the
+verdict could not be recorded; the worker killed) follows the task's ``retries``, whether set on
+the operator or in ``default_args``: :class:`LifegateInfrastructureError` is an ordinary
+Airflow error.
 """
 
 from __future__ import annotations
@@ -12,15 +19,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from lifegate.core import GateRun, Phase, Policy, RunContext
+    from lifegate.core import GateRun, LifegateError, Phase, Policy, RunContext
 
 __all__ = ["LifegateConfigFailure", "LifegateGateFailed", "LifegateGateOperator",
-           "airflow_run_context", "summarize"]
+           "LifegateInfrastructureError", "airflow_run_context", "summarize", "task_error"]
 
 RESULT_XCOM_KEY = "lifegate_result"
 
@@ -40,6 +47,21 @@ class LifegateGateFailed(AirflowFailException):
 
 class LifegateConfigFailure(AirflowFailException):
     """The gate could not run (bad policy, settings, keys or ledger): fail closed, no retry."""
+
+
+class LifegateInfrastructureError(AirflowException):
+    """The evidence could not be read or written (ledger unreachable): the task's retries
+    apply. No verdict was returned, so nothing passed."""
+
+
+def task_error(what: str, exc: LifegateError) -> AirflowException:
+    """The Airflow error for a lifegate error: retried only when the infrastructure caused it."""
+    from lifegate.core import EvidenceError
+
+    text = f"{what}:\n{exc.diagnostics()}"
+    if isinstance(exc, EvidenceError):
+        return LifegateInfrastructureError(text)
+    return LifegateConfigFailure(text)
 
 
 def summarize(run: GateRun) -> dict[str, Any]:
@@ -92,7 +114,6 @@ class LifegateGateOperator(BaseOperator):
                  settings: Mapping[str, Any] | None = None, phase: str | None = None,
                  actor: str | None = None, lifegate_conn_id: str = "lifegate_default",
                  **kwargs: Any) -> None:
-        kwargs.setdefault("retries", 0)  # a security verdict is not retried
         super().__init__(**kwargs)
         gate = gate_id or self.default_gate_id
         if not gate:
@@ -113,8 +134,7 @@ class LifegateGateOperator(BaseOperator):
             with LifegateHook(self.lifegate_conn_id).policy(self.policy) as policy:
                 run = self.run_gate(policy, context)
         except LifegateError as exc:
-            raise LifegateConfigFailure(f"lifegate gate {self.gate_id} could not run:\n"
-                                        f"{exc.diagnostics()}") from None
+            raise task_error(f"lifegate gate {self.gate_id} could not run", exc) from None
         summary = summarize(run)
         context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=summary)
         if not self.accept(summary):
