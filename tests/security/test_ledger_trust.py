@@ -186,9 +186,21 @@ def test_unsigned_records_of_an_old_ledger_are_accepted_only_up_to_a_named_recor
     r = lg(proj, "ledger", "verify")
     assert r.returncode != 0 and "record #1" in r.stderr and "accept_unsigned" in r.stderr
     policy = proj / "lifegate.yaml"
-    policy.write_text(policy.read_text().replace(
+    original = policy.read_text()
+    # set by hand in the policy, without its signed waiver in the ledger, it does not count
+    policy.write_text(original.replace(
         "  require_signatures: true", "  require_signatures: true\n  accept_unsigned:\n"
         "    through_seq: 2\n    approver: ada\n    justification: ledger predates signing keys"))
+    r = lg(proj, "ledger", "verify")
+    assert r.returncode != 0 and "no signed waiver" in r.stderr
+    policy.write_text(original)
+    r = lg(proj, "ledger", "accept-unsigned", "--through", "1", "--approver", "ada",
+           "--justification", "ledger predates signing keys")
+    assert r.returncode != 0 and "record #2" in r.stderr  # #2 is unsigned too: refused
+    r = lg(proj, "ledger", "accept-unsigned", "--through", "2", "--approver", "ada",
+           "--justification", "ledger predates signing keys")
+    assert r.returncode == 0, r.stderr
+    assert "through_seq: 2" in policy.read_text()
     r = lg(proj, "ledger", "verify")
     assert r.returncode == 0, r.stderr
     assert "2 unsigned records up to #2, accepted by ada" in r.stdout
@@ -197,7 +209,7 @@ def test_unsigned_records_of_an_old_ledger_are_accepted_only_up_to_a_named_recor
         statement([system_subject("legacy", "0.1.0")], PredicateType.NOT_APPLICABLE, {}),
         PredicateType.NOT_APPLICABLE)
     r = lg(proj, "ledger", "verify")
-    assert r.returncode != 0 and "record #3" in r.stderr
+    assert r.returncode != 0 and "record #4" in r.stderr
 
 
 def test_a_platform_event_key_cannot_sign_other_records(project: Path, tmp_path: Path) -> None:

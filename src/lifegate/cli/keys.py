@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import click
 
 from lifegate.cli.options import console
+from lifegate.cli.policyfile import edit_policy
 from lifegate.core import load_policy
 from lifegate.core.errors import ConfigError
 from lifegate.core.policy import find_policy_file
@@ -21,24 +23,18 @@ def keys_group() -> None:
 def _record_in_policy(policy_file: Path, private: Path, public: Path, name: str,
                       keyid: str) -> None:
     """Set keys.signing_key and add keys.trusted, keeping the file's comments."""
-    from ruamel.yaml import YAML
-
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096
-    data = yaml.load(policy_file.read_text())
-    keys = data.setdefault("keys", {})
     base = policy_file.parent.resolve()
-    keys["signing_key"] = os.path.relpath(private.resolve(), base)
-    trusted = keys.get("trusted") or []
-    trusted.append({"name": name, "public_key": os.path.relpath(public.resolve(), base),
-                    "fingerprint": keyid})
-    keys["trusted"] = trusted
-    keys["require_signatures"] = True  # a forged unsigned record must never count
-    tmp = policy_file.with_suffix(".yaml.part")
-    with tmp.open("w") as f:
-        yaml.dump(data, f)
-    tmp.replace(policy_file)
+
+    def change(data: Any) -> None:
+        keys = data.setdefault("keys", {})
+        keys["signing_key"] = os.path.relpath(private.resolve(), base)
+        trusted = keys.get("trusted") or []
+        trusted.append({"name": name, "public_key": os.path.relpath(public.resolve(), base),
+                        "fingerprint": keyid})
+        keys["trusted"] = trusted
+        keys["require_signatures"] = True  # a forged unsigned record must never count
+
+    edit_policy(policy_file, change)
 
 
 @keys_group.command("generate")
@@ -64,7 +60,6 @@ def generate(policy_path: Path | None, name: str, allow_git_tracked: bool) -> No
                           fix="run `lifegate init` first, or add keys.signing_key and "
                           "keys.trusted by hand")
     _record_in_policy(policy_file, pair.private, pair.public, name, pair.keyid)
-    load_policy(policy_file)  # the edited policy must still validate
     console.print(f"recorded as signing key and trusted key in {policy_file}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
@@ -119,6 +120,41 @@ def checkpoint_cmd(policy: Policy, out: Path | None) -> None:
 
     path = open_ledger(policy).checkpoint(out)
     console.print(f"checkpoint written to {path}")
+
+
+@ledger_group.command("accept-unsigned")
+@click.option("--through", "through_seq", type=click.IntRange(min=1), required=True,
+              help="the last record that may be unsigned")
+@click.option("--approver", required=True, help="the person who accepts them")
+@click.option("--justification", required=True, help="why (at least 10 characters)")
+@policy_options
+def accept_unsigned_cmd(policy: Policy, through_seq: int, approver: str,
+                        justification: str) -> None:
+    """Accept the unsigned records of an older ledger up to one record, as a signed waiver.
+
+    Checks that the ledger verifies with records #1..THROUGH allowed unsigned (and nothing
+    after them), records the waiver in the ledger and sets keys.accept_unsigned in the
+    policy. Unsigned records after THROUGH are still refused."""
+    from lifegate.cli.policyfile import edit_policy
+    from lifegate.core.policy import UnsignedAccepted, find_policy_file
+    from lifegate.evidence.ledger import open_ledger
+
+    accepted = UnsignedAccepted(through_seq=through_seq, approver=approver,
+                                justification=justification)
+    policy_file = find_policy_file(Path(policy.source)) if policy.source != "<defaults>" \
+        else None
+    if policy_file is None or not policy_file.is_file():
+        raise ConfigError("accept-unsigned records its waiver in lifegate.yaml, and there is "
+                          "none", fix="run it in the project folder or pass --policy")
+    led = open_ledger(policy)
+    ref = led.accept_unsigned(through_seq, approver, justification, policy.system.name)
+
+    def change(data: Any) -> None:
+        data.setdefault("keys", {})["accept_unsigned"] = accepted.model_dump()
+
+    edit_policy(policy_file, change)
+    console.print(f"unsigned records up to #{through_seq} accepted by {approver}: waiver "
+                  f"recorded as {ref}, keys.accept_unsigned set in {policy_file}")
 
 
 @ledger_group.command("show")

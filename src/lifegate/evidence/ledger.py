@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from lifegate.core.engine import RecordRef
-from lifegate.core.errors import EvidenceError, KeyMaterialError, LedgerTamperedError
+from lifegate.core.errors import (
+    EvidenceError,
+    KeyMaterialError,
+    LedgerTamperedError,
+    SignatureError,
+)
 from lifegate.evidence.checkpoint import (
     Checkpoint,
     CheckpointFolder,
@@ -207,6 +212,8 @@ class Ledger:
                                 trusted=trusted, require_signatures=self.require_signatures,
                                 head=self.store.head(), anchors=anchors, scopes=self.scopes,
                                 unsigned_through=self.unsigned_through)
+        if self.unsigned_through:
+            self._check_unsigned_waiver()
         newest = max(anchors, key=lambda a: a.seq, default=None)
         report.checkpoint = newest
         if newest is None and report.records:
@@ -220,6 +227,39 @@ class Ledger:
             report.warnings.append("the policy trusts no key: signatures were checked against "
                                    "keys stored in the ledger itself")
         return report
+
+    def _check_unsigned_waiver(self) -> None:
+        """keys.accept_unsigned counts only with its signed waiver record in this ledger."""
+        from lifegate.evidence.statement import UNSIGNED_WAIVER
+
+        for rec in self.store.newest(PredicateType.WAIVER.kind):
+            pred = decode(rec).predicate
+            if pred.get("waiver", {}).get("id") == UNSIGNED_WAIVER and rec.seq > \
+                    self.unsigned_through and rec.chain_sig and \
+                    pred.get("appliedTo", {}).get("throughSeq") == self.unsigned_through:
+                return
+        raise SignatureError(
+            f"keys.accept_unsigned accepts unsigned records up to #{self.unsigned_through}, "
+            "but no signed waiver for it is recorded in the ledger", where=self.location,
+            fix=f"run `lifegate ledger accept-unsigned --through {self.unsigned_through} "
+            "--approver NAME --justification TEXT`")
+
+    def accept_unsigned(self, through_seq: int, approver: str, justification: str,
+                        system: str) -> RecordRef:
+        """Record a named person's waiver for the unsigned records #1..#through_seq, after
+        checking that the ledger verifies with them accepted (and with nothing more)."""
+        from lifegate.evidence.statement import unsigned_waiver_statement
+
+        rec = self.store.get(through_seq)
+        if rec is None:
+            raise EvidenceError(f"the ledger has no record #{through_seq}", where=self.location)
+        verify_records(self.store.records(), known_keys=self.known_keys(),
+                       trusted=set(self.trusted) or None, require_signatures=True,
+                       head=self.store.head(), anchors=self.anchors(), scopes=self.scopes,
+                       unsigned_through=through_seq)
+        return self.append(unsigned_waiver_statement(
+            system=system, through_seq=through_seq, through_hash=rec.record_hash,
+            approver=approver, justification=justification), PredicateType.WAIVER)
 
     def export(self, path: Path) -> int:
         """Write portable JSONL: a header line (format, keys, head), then one line per record."""

@@ -11,13 +11,15 @@ from lifegate.evidence.dsse import canonical
 if TYPE_CHECKING:
     from lifegate.core.model import GateResult, RunContext
     from lifegate.core.policy import Policy, Waiver
+    from lifegate.evidence.keys import Signer
 
 __all__ = ["STATEMENT_TYPE", "PredicateType", "attestation_statement", "gate_run_statement",
            "not_applicable_statement", "revocation_statement", "statement", "system_subject",
-           "waiver_statement"]
+           "unsigned_waiver_statement", "waiver_statement"]
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 _BASE = "https://lifegate.dev/evidence"
+UNSIGNED_WAIVER = "LEDGER-UNSIGNED"  # the waiver id of keys.accept_unsigned
 
 
 class PredicateType(enum.StrEnum):
@@ -66,11 +68,22 @@ def gate_run_statement(result: GateResult, context: RunContext, policy: Policy,
 
 
 def attestation_statement(*, system: str, version: str, provision: str, by: str, role: str,
-                          text: str, expires: str | None) -> dict[str, Any]:
-    """A person vouches that a provision is met (organisational provisions, e.g. training)."""
-    return statement([system_subject(system, version)], PredicateType.ATTESTATION, {
-        "system": system, "provision": provision, "by": by, "role": role,
-        "statement": text, "expires": expires})
+                          text: str, expires: str | None,
+                          signer: Signer | None = None) -> dict[str, Any]:
+    """A person vouches that a provision is met (organisational provisions, e.g. training).
+
+    With ``signer`` (the person's own key, see
+    :func:`lifegate.evidence.approvals.personal_signer`) the same statement, signed by the
+    person, is embedded as ``signedAttestation``; the report counts only such attestations."""
+    from lifegate.evidence.approvals import sign_personal  # approvals builds on this module
+
+    subjects = [system_subject(system, version)]
+    claim = {"system": system, "provision": provision, "by": by, "role": role,
+             "statement": text, "expires": expires}
+    if signer is None:
+        return statement(subjects, PredicateType.ATTESTATION, claim)
+    signed = sign_personal(statement(subjects, PredicateType.ATTESTATION, claim), signer)
+    return statement(subjects, PredicateType.ATTESTATION, {**claim, "signedAttestation": signed})
 
 
 def not_applicable_statement(*, system: str, version: str, provision: str, by: str,
@@ -93,3 +106,14 @@ def revocation_statement(*, system: str, name: str, digest: str, reason: str,
     """From now on, the release with this root digest must not be deployed or loaded."""
     return statement([{"name": name, "digest": {"sha256": digest}}], PredicateType.REVOCATION,
                      {"system": system, "reason": reason, "by": by})
+
+
+def unsigned_waiver_statement(*, system: str, through_seq: int, through_hash: str,
+                              approver: str, justification: str) -> dict[str, Any]:
+    """A named person accepts the unsigned records #1..#through_seq of an older ledger."""
+    return statement([{"name": f"ledger#{through_seq}", "digest": {"sha256": through_hash}}],
+                     PredicateType.WAIVER, {
+                         "system": system,
+                         "waiver": {"id": UNSIGNED_WAIVER, "approver": approver,
+                                    "justification": justification},
+                         "appliedTo": {"throughSeq": through_seq}})
