@@ -43,6 +43,10 @@ RULES: Final = {
     "SCAN-CHANGED": "File changed while it was scanned",
     "SCAN-NO-INPUT": "Nothing to scan",
     "SCAN-EMPTY": "Folder without files",
+    "SCAN-EMPTY-FILE": "Empty file",
+    "SCAN-PERSID": "Pickle hands a persistent id to the loader's persistent_load",
+    "SCAN-MUTATE-GLOBAL": "Pickle changes an imported global",
+    "SCAN-NOT-PARSED": "Text file too large to be parsed",
 }
 
 

@@ -799,3 +799,14 @@ def test_npy_datetime_arrays_pass(policy: Policy, models: Path) -> None:
     np.savez(models / "t.npz", d=np.array(["2024-01-01"], dtype="M8[D]"),
              s=np.array([1], dtype="m8[s]"))
     assert scan(policy, models / "t.npz").verdict is Verdict.PASS
+
+
+def test_every_rule_has_a_sarif_description() -> None:
+    import re
+
+    from lifegate.gates._scan_sarif import RULES
+
+    src = Path(__file__).parents[3] / "src" / "lifegate" / "gates"
+    emitted = {m for f in src.glob("*scan*.py") for m in re.findall(
+        r'"(SCAN-[A-Z-]+[A-Z])"', f.read_text(encoding="utf-8"))}
+    assert emitted - {"SCAN-MORE"} - set(RULES) == set()
