@@ -62,10 +62,11 @@ def accuracy(centroids: dict[str, list[float]]) -> float:
 
 
 def people() -> None:
-    """The approvers' own keys: bob (system operator) and carol (data custodian)."""
+    """The people's own keys: alice (developer, attests), bob (system operator) and carol
+    (data custodian), the approvers."""
     from lifegate.evidence.keys import generate_keypair
 
-    for name in ("bob", "carol"):
+    for name in ("alice", "bob", "carol"):
         generate_keypair(OUT / "people", name)
 
 
@@ -146,7 +147,8 @@ def main() -> None:
     model.write_bytes(released)
     lifegate("verify", "models/classifier")
     release()
-    lifegate("attest", "5.1.1-1", "--by", "alice", "--role", "developer", "--statement",
+    lifegate("attest", "5.1.1-1", "--by", "alice", "--role", "developer", "--key",
+             "people/alice.key", "--statement",
              "AI security training module completed by the team on " + today)
     # A change after training is caught: the inventory reports it, and it is recorded.
     with (OUT / "conf" / "training.yaml").open("a") as f:

@@ -11,11 +11,15 @@ Any front end (the CLI, an Airflow human-in-the-loop task, a web form) feeds the
 
 An approval names the exact digests it approves (model root digest, SBOM, disclosure, ...):
 any change to them leaves it speaking about something else, so it no longer counts.
+
+Attestations (``lifegate attest``) use the same personal signature: :func:`personal_signer`
+checks that a person the policy lists (``people``, with their public key) holds the role and
+owns the private key given; :func:`sign_personal` wraps a statement in a DSSE envelope signed
+with it; :func:`attestation_problem` says why a recorded attestation does not count.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,10 +29,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lifegate.core.errors import EvidenceError, LedgerTamperedError
+from lifegate.core.errors import (
+    ConfigError,
+    EvidenceError,
+    KeyMaterialError,
+    LedgerTamperedError,
+    LifegateError,
+)
 from lifegate.core.model import Finding, Severity
-from lifegate.evidence.dsse import decode_payload, envelope, pae
-from lifegate.evidence.keys import Signer, fingerprint, verify_signature
+from lifegate.evidence.dsse import decode_payload, envelope, signed_by_trusted
+from lifegate.evidence.keys import Signer, fingerprint, load_public_key
 from lifegate.evidence.ledger import Entry, Ledger, decode, open_ledger
 from lifegate.evidence.statement import PredicateType, statement
 
@@ -43,12 +53,18 @@ __all__ = [
     "QuorumRules",
     "StoredApproval",
     "approvals_for",
+    "attestation_problem",
     "build_approval",
     "check_quorum",
     "latest_request",
+    "people_keys",
+    "person_key",
+    "personal_signer",
     "record_decision",
     "request_approval",
     "sign_approval",
+    "sign_personal",
+    "signed_personally",
     "store_approval",
     "write_approval_file",
 ]
@@ -148,9 +164,21 @@ def build_approval(record: ApprovalRecord, subjects: dict[str, str]) -> dict[str
                      record.model_dump(mode="json"))
 
 
+def sign_personal(stmt: dict[str, Any], signer: Signer) -> dict[str, Any]:
+    """A DSSE envelope around ``stmt`` signed with a person's own key (approvals and
+    attestations), embedded in the ledger statement so that the ledger's own signature cannot
+    stand in for the person's."""
+    return envelope(stmt, signer)
+
+
+def signed_personally(env: dict[str, Any], key: ec.EllipticCurvePublicKey) -> bool:
+    """The envelope carries a valid signature by ``key`` (garbage is simply no)."""
+    return isinstance(env, dict) and signed_by_trusted(env, {fingerprint(key): key})
+
+
 def sign_approval(stmt: dict[str, Any], signer: Signer) -> dict[str, Any]:
     """A DSSE envelope signed with the approver's key."""
-    return envelope(stmt, signer)
+    return sign_personal(stmt, signer)
 
 
 def store_approval(policy: Policy, env: dict[str, Any], ledger: Ledger | None = None
@@ -217,15 +245,7 @@ def approvals_for(policy: Policy, subjects: dict[str, str], ledger: Ledger | Non
 
 def signed_by(stored: StoredApproval, key: ec.EllipticCurvePublicKey) -> bool:
     """The envelope carries a valid signature by ``key``."""
-    keyid = fingerprint(key)
-    try:
-        body = base64.b64decode(stored.env["payload"])
-        message = pae(stored.env["payloadType"], body)
-        sigs = [base64.b64decode(s.get("sig", "")) for s in stored.env.get("signatures", [])
-                if s.get("keyid") == keyid]
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return False
-    return any(verify_signature(key, sig, message) for sig in sigs)
+    return signed_personally(stored.env, key)
 
 
 def _f(rule: str, message: str, blocking: bool = True) -> Finding:
@@ -319,3 +339,77 @@ def write_approval_file(env: dict[str, Any], directory: Path, name: str) -> Path
     tmp.write_text(json.dumps(env, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+# -- personal keys: approvals and attestations -----------------------------------------------
+
+
+def person_key(policy: Policy, name: str) -> ec.EllipticCurvePublicKey | None:
+    """The public key ``policy.people`` lists for ``name`` (None: not listed). An unreadable
+    key, or one that does not match its fingerprint in the policy, is a KeyMaterialError."""
+    person = next((p for p in policy.people if p.name == name), None)
+    if person is None:
+        return None
+    key = load_public_key(policy.resolve(person.public_key))
+    if person.fingerprint and person.fingerprint != fingerprint(key):
+        raise KeyMaterialError(f"{name}: the fingerprint in the policy does not match "
+                               f"{person.public_key}", where=policy.source,
+                               fix="correct people[].fingerprint or the key file")
+    return key
+
+
+def people_keys(policy: Policy) -> dict[str, ec.EllipticCurvePublicKey]:
+    """Every person's public key, by name."""
+    return {p.name: k for p in policy.people if (k := person_key(policy, p.name)) is not None}
+
+
+def personal_signer(policy: Policy, name: str, role: str, signer: Signer) -> Signer:
+    """``signer``, once it is shown to be the own key of ``name``, who holds ``role``: listed
+    in ``roles.<role>`` and in ``people`` with the matching public key."""
+    where = f"{policy.source} (roles.{role}, people)"
+    if name not in getattr(policy.roles, role, []):
+        raise ConfigError(f"{name} is not listed in roles.{role}", where=where,
+                          fix=f"add {name} under roles.{role}, or attest as someone who is")
+    key = person_key(policy, name)
+    if key is None:
+        raise ConfigError(f"{name} is not listed in people with a public key", where=where,
+                          fix=f"add {name} with their own public key under people:")
+    if fingerprint(key) != signer.keyid:
+        raise KeyMaterialError(f"the key given is not {name}'s key ({fingerprint(key)[:12]} "
+                               "in the policy)", where=where,
+                               fix=f"sign with {name}'s own private key")
+    return signer
+
+
+_ATTESTED = ("system", "provision", "by", "role", "statement", "expires")
+
+
+def attestation_problem(entry: Entry, policy: Policy) -> str | None:
+    """Why a recorded attestation does not count now, or None when it does: it must carry an
+    envelope signed with the personal key ``people`` lists for its author, who must hold the
+    role in ``roles`` at the time of the report, and that signed content must be the record's."""
+    p = entry.predicate
+    who, role = str(p.get("by")), str(p.get("role"))
+    env = p.get("signedAttestation")
+    if not isinstance(env, dict):
+        return "it carries no personal signature (recorded unsigned, before attestations " \
+            "were signed with the person's own key)"
+    if who not in getattr(policy.roles, role, []):
+        return f"not listed in roles.{role}"
+    try:
+        key = person_key(policy, who)
+    except LifegateError as exc:
+        return f"{who}'s public key cannot be used: {exc.message.splitlines()[0]}"
+    if key is None:
+        return "not listed in people with a public key"
+    if not signed_personally(env, key):
+        return f"its signature does not verify under {who}'s key {fingerprint(key)[:12]}"
+    try:
+        inner = decode_payload(env, f"attestation #{entry.seq}")
+    except LedgerTamperedError:
+        return "its signed envelope cannot be decoded"
+    signed = inner.get("predicate") or {}
+    if inner.get("predicateType") != PredicateType.ATTESTATION or \
+            any(signed.get(k) != p.get(k) for k in _ATTESTED):
+        return "what the person signed is not what the record says"
+    return None

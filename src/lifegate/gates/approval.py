@@ -28,6 +28,7 @@ from lifegate.evidence.approvals import (
     approvals_for,
     check_quorum,
     latest_request,
+    people_keys,
     record_decision,
     request_approval,
     write_approval_file,
@@ -86,16 +87,21 @@ class ApprovalGate:
                            timedelta(days=s.max_validity_days))
 
     def approvers(self) -> dict[str, Approver]:
-        """Configured approvers with their keys and roles (policy.roles and settings.roles)."""
-        out = {}
+        """Approvers with their keys and roles (policy.roles and settings.roles): the people
+        the policy lists (``people``), and the gate's own ``approvers`` setting, which wins
+        for a name in both."""
+        keys = people_keys(self.policy)
         for a in self.settings.approvers:
             key = load_public_key(self.policy.resolve(a.public_key))
             if a.fingerprint and a.fingerprint != fingerprint(key):
                 raise KeyMaterialError(f"approver {a.name}: the fingerprint in the policy does "
                                        f"not match {a.public_key}", where=self.policy.source)
-            roles = {*self.policy.roles.of(a.name),
-                     *(r for r, people in self.settings.roles.items() if a.name in people)}
-            out[a.name] = Approver(a.name, key, tuple(sorted(roles)))
+            keys[a.name] = key
+        out = {}
+        for name, key in keys.items():
+            roles = {*self.policy.roles.of(name),
+                     *(r for r, people in self.settings.roles.items() if name in people)}
+            out[name] = Approver(name, key, tuple(sorted(roles)))
         return out
 
     def release(self, context: RunContext | None = None) -> tuple[Path, dict[str, str],
@@ -184,8 +190,9 @@ class ApprovalGate:
         person = self.approvers().get(name)
         if person is None:
             raise ConfigError(f"{name} is not a configured approver",
-                              where=f"{self.policy.source} (gates.LG-APPROVE.settings.approvers)",
-                              fix="add them with their public key to the approvers list")
+                              where=f"{self.policy.source} (people, or "
+                              "gates.LG-APPROVE.settings.approvers)",
+                              fix="list them with their public key under people:")
         if fingerprint(person.key) != signer.keyid:
             raise KeyMaterialError(f"the key given is not {name}'s approver key "
                                    f"({fingerprint(person.key)[:12]})",

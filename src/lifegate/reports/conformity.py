@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lifegate.catalog import Catalog, Modal, Provision, load_catalog
 from lifegate.core.model import Finding, Phase, Verdict
 from lifegate.core.policy import Policy
+from lifegate.evidence.approvals import attestation_problem
 from lifegate.evidence.ledger import Entry
 from lifegate.evidence.statement import PredicateType
 
@@ -183,6 +184,9 @@ class _Evaluator:
             return Status.NOT_APPLICABLE, na.predicate["reason"], [na]
         if att:
             p = att.predicate
+            if problem := attestation_problem(att, self.policy):
+                return Status.MISSING, f"attestation #{att.seq} by {p.get('by')} does not " \
+                    f"count: {problem}", [att]
             if p.get("expires") and date.fromisoformat(p["expires"]) < self.now.date():
                 return Status.STALE, f"attestation by {p['by']} expired on {p['expires']}", [att]
             if self.now - att.recorded_at > self.max_age and not p.get("expires"):

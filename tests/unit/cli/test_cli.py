@@ -43,6 +43,9 @@ def quickstart(tmp_path: Path) -> Path:
     (proj / "models" / "classifier").mkdir(parents=True, exist_ok=True)
     (proj / "models" / "classifier" / "centroids.json").write_text('{"centroids": {}}')
     assert lg(proj, "keys", "generate").returncode == 0
+    from lifegate.evidence.keys import generate_keypair
+
+    generate_keypair(proj / "people", "alice")  # her own key: she attests with it
     return proj
 
 
@@ -64,7 +67,7 @@ def test_init_keys_then_gates_run_without_hand_editing(tmp_path: Path) -> None:
 def test_full_flow_and_report(quickstart: Path) -> None:
     for args in (["threat-model", "check"], ["inventory"],
                  ["attest", "5.1.1-1", "--by", "alice", "--role", "developer",
-                  "--statement", "training done 2026"],
+                  "--key", "people/alice.key", "--statement", "training done 2026"],
                  ["na", "5.2.2-4", "--reason", "no public API in this system"]):
         r = lg(quickstart, *args)
         assert r.returncode == 0, (args, r.stdout, r.stderr)
@@ -91,7 +94,7 @@ def test_edited_byte_makes_verify_fail_naming_record(quickstart: Path) -> None:
     lg(quickstart, "threat-model", "check")
     lg(quickstart, "inventory")
     lg(quickstart, "attest", "5.1.1-1", "--by", "alice", "--role", "developer",
-       "--statement", "training done 2026")
+       "--key", "people/alice.key", "--statement", "training done 2026")
     db = quickstart / ".lifegate" / "ledger.db"
     with sqlite3.connect(db) as conn:
         env = conn.execute("select envelope from lifegate_records where seq=2").fetchone()[0]

@@ -283,3 +283,22 @@ def test_cli_request_approve_check(release: Callable[..., Policy], tmp_path: Pat
     assert lg("disclose", "--out", "public").returncode == 0
     assert (tmp_path / "public" / "disclosure.html").is_file()
     assert lg("approval", "check").returncode == 1, "a new notice voids the approval"
+
+
+def test_approvers_come_from_the_policy_people(release: Callable[..., Policy],
+                                               people: dict[str, KeyPair]) -> None:
+    """A person the policy lists under people (with their key) may approve, as one listed in
+    the gate's approvers setting may."""
+    from lifegate.core.policy import Person
+
+    policy = release(approvers=[])
+    with pytest.raises(ConfigError, match="bob is not a configured approver"):
+        _decide(policy, people, "bob")
+    policy.people = [Person(name="bob", public_key=str(people["bob"].public))]
+    with pytest.raises(KeyMaterialError, match="not bob's approver key"):
+        _gate(policy).decide(approver="bob", signer=Signer.from_file(people["dave"].private),
+                             decision="approve", comment="ok")
+    _decide(policy, people, "bob")
+    result = _check(policy)
+    assert result.verdict is Verdict.PASS, _messages(result)
+    assert result.provision_checks == {"5.1.4-3": "pass", "5.1.4-1": "pass"}

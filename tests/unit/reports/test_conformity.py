@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lifegate.core import Finding, GateResult, Phase, Policy, RunContext, Subject, Verdict
+from lifegate.evidence.keys import KeyPair, Signer, generate_keypair
 from lifegate.evidence.ledger import Ledger
 from lifegate.evidence.sql_store import SqlStore
 from lifegate.evidence.statement import (
@@ -38,9 +39,27 @@ def gate_run(led: Ledger, gate_id: str, verdict: Verdict, provisions: list[str],
     led.append(gate_run_statement(result, ctx, Policy(), []), PredicateType.GATE_RUN)
 
 
-def attest(led: Ledger, provision: str, expires: str | None = None) -> None:
-    led.append(attestation_statement(system="sys", version="1", provision=provision, by="a",
-                                     role="developer", text="t", expires=expires),
+@pytest.fixture(scope="module")
+def person(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    """The personal key of "a", a developer the test policies list under people."""
+    return generate_keypair(tmp_path_factory.mktemp("people"), "a")
+
+
+@pytest.fixture(autouse=True)
+def _people(person: KeyPair, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(PEOPLE, "a", person)
+
+
+PEOPLE: dict[str, KeyPair] = {}
+
+
+def attest(led: Ledger, provision: str, expires: str | None = None, by: str = "a",
+           role: str = "developer", signer: Signer | bool | None = True) -> None:
+    if signer is True:
+        signer = Signer.from_file(PEOPLE["a"].private)
+    led.append(attestation_statement(system="sys", version="1", provision=provision, by=by,
+                                     role=role, text="t", expires=expires,
+                                     signer=signer or None),
                PredicateType.ATTESTATION)
 
 
@@ -48,8 +67,10 @@ def status(report, pid: str) -> Status:  # type: ignore[no-untyped-def]
     return next(p.status for p in report.provisions if p.id == pid)
 
 
-def policy() -> Policy:
-    return Policy.model_validate({"system": {"name": "sys", "version": "1"}})
+def policy(**extra: object) -> Policy:
+    people = [{"name": n, "public_key": str(k.public)} for n, k in PEOPLE.items()]
+    return Policy.model_validate({"system": {"name": "sys", "version": "1"},
+                                  "roles": {"developer": ["a"]}, "people": people, **extra})
 
 
 def test_each_status(ledger: Ledger) -> None:
@@ -219,3 +240,46 @@ def test_a_waived_run_meets_only_what_the_gate_vouches_for(ledger: Ledger) -> No
 def test_a_result_recorded_before_provision_checks_still_parses() -> None:
     old = {"gate_id": "LG-A", "verdict": "fail", "findings": [], "provisions": ["5.2.1-1"]}
     assert GateResult.model_validate(old).provision_checks == {}
+
+
+def reason(report, pid: str) -> str:  # type: ignore[no-untyped-def]
+    return str(row(report, pid).reason)
+
+
+def test_an_attestation_counts_only_signed_by_a_listed_person_in_that_role(
+        ledger: Ledger, tmp_path: Path) -> None:
+    """The issue's case: `attest --by Mallory --role developer` with nobody listed, or an
+    unsigned or wrongly signed attestation, is not ATTESTED, and the reason says why."""
+    mallory = generate_keypair(tmp_path / "m", "mallory")
+    attest(ledger, "5.1.1-1", by="Mallory", signer=Signer.from_file(mallory.private))
+    attest(ledger, "5.1.1-2", signer=None)  # as recorded before attestations were signed
+    attest(ledger, "5.1.1-1.1", by="a", signer=Signer.from_file(mallory.private))
+    attest(ledger, "5.1.1-2.1", role="system_operator")  # a holds developer only
+    attest(ledger, "5.1.1-2.2")
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.1.1-1") is Status.MISSING
+    assert reason(report, "5.1.1-1") == \
+        "attestation #1 by Mallory does not count: not listed in roles.developer"
+    assert "no personal signature" in reason(report, "5.1.1-2")
+    assert "does not verify under a's key" in reason(report, "5.1.1-1.1")
+    assert "not listed in roles.system_operator" in reason(report, "5.1.1-2.1")
+    assert status(report, "5.1.1-2.2") is Status.ATTESTED
+    empty = evaluate(ledger.entries(), policy(roles={"developer": []}))  # role taken away
+    assert status(empty, "5.1.1-2.2") is Status.MISSING
+    nobody = evaluate(ledger.entries(), policy(people=[]))
+    assert "not listed in people with a public key" in reason(nobody, "5.1.1-2.2")
+
+
+def test_an_attestation_whose_record_differs_from_what_was_signed_does_not_count(
+        ledger: Ledger) -> None:
+    from lifegate.evidence.statement import statement
+
+    stmt = attestation_statement(system="sys", version="1", provision="5.1.1-1", by="a",
+                                 role="developer", text="t", expires=None,
+                                 signer=Signer.from_file(PEOPLE["a"].private))
+    moved = {**stmt["predicate"], "provision": "5.1.1-2"}  # the signed one names 5.1.1-1
+    ledger.append(statement(stmt["subject"], PredicateType.ATTESTATION, moved),
+                  PredicateType.ATTESTATION)
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.1.1-2") is Status.MISSING
+    assert "what the person signed is not what the record says" in reason(report, "5.1.1-2")
