@@ -109,6 +109,12 @@ def test_hand_made_signature_is_refused(model: Path, keys: KeyPair,
     assert "VERIFY-UNRECORDED-SIGNATURE" in rules
     assert "clf.sig" in str(exc.value) and "is not known to the ledger" in str(exc.value)
     assert "lifegate sign" in str(exc.value)
+    # without a release manifest to contradict it, the missing record alone blocks it
+    (model.parent / "clf.release.json").unlink()
+    lax = signing_policy(**{"LG-VERIFY": {"require_release_manifest": False}})
+    with pytest.raises(GateFailed) as exc:
+        run("LG-VERIFY", lax, model)
+    assert [f.rule for f in exc.value.result.findings] == ["VERIFY-UNRECORDED-SIGNATURE"]
 
 
 def test_hand_made_release_manifest_is_refused(model: Path, keys: KeyPair, tmp_path: Path,
