@@ -47,7 +47,8 @@ def sign_cmd(policy: Policy, model_path: Path, signature: Path | None, key: Path
 @_sig_opt
 @click.option("--public-key", "public_keys", multiple=True,
               type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="public key the policy trusts by fingerprint (repeatable)")
+              help="public key of the key that signed the model, which the policy trusts by "
+              "fingerprint (repeatable); a key that did not sign it is an error")
 @click.option("--allow-unsigned-files", is_flag=True, default=None,
               help="do not fail on files added after signing")
 @click.option("--require-release/--no-require-release", default=None,
