@@ -129,6 +129,8 @@ def test_all_missing_sections_are_reported_at_once(tmp_path: Path,
     blocking = run.result.blocking_findings()
     assert len(blocking) == len(REQUIRED)
     assert {f.provision for f in blocking} == {s.provision for s in REQUIRED}
+    checks = run.result.provision_checks
+    assert set(checks) == {s.provision for s in REQUIRED} and set(checks.values()) == {"fail"}
     notes = [f for f in run.result.findings if not f.blocking]
     assert [f.rule for f in notes] == ["DISCLOSE-UNKNOWN-KEY"] and "extra_key" in notes[0].message
 

@@ -80,8 +80,10 @@ def test_no_assets_declared_fails(make_policy: Make) -> None:
 
 def test_empty_directory_fails(project: Path, make_policy: Make) -> None:
     (project / "empty").mkdir()
-    with pytest.raises(GateFailed, match="contains no files"):
+    with pytest.raises(GateFailed, match="contains no files") as exc:
         run_gate_by_id("LG-INV", make_policy(**{"LG-INV": {"models": ["empty"]}}))
+    assert exc.value.result.provision_checks == {"5.2.1-1": "fail", "5.2.1-2": "fail",
+                                                 "5.2.4-3": "pass"}
 
 
 def test_unknown_setting_is_config_error(make_policy: Make) -> None:
