@@ -344,6 +344,12 @@ def write_approval_file(env: dict[str, Any], directory: Path, name: str) -> Path
 # -- personal keys: approvals and attestations -----------------------------------------------
 
 
+def _holders(policy: Policy, role: str) -> list[str]:
+    """The people ``roles.<role>`` lists (none for a role the policy does not have)."""
+    people = policy.roles.model_dump().get(role)
+    return list(people) if isinstance(people, list) else []
+
+
 def person_key(policy: Policy, name: str) -> ec.EllipticCurvePublicKey | None:
     """The public key ``policy.people`` lists for ``name`` (None: not listed). An unreadable
     key, or one that does not match its fingerprint in the policy, is a KeyMaterialError."""
@@ -367,7 +373,7 @@ def personal_signer(policy: Policy, name: str, role: str, signer: Signer) -> Sig
     """``signer``, once it is shown to be the own key of ``name``, who holds ``role``: listed
     in ``roles.<role>`` and in ``people`` with the matching public key."""
     where = f"{policy.source} (roles.{role}, people)"
-    if name not in getattr(policy.roles, role, []):
+    if name not in _holders(policy, role):
         raise ConfigError(f"{name} is not listed in roles.{role}", where=where,
                           fix=f"add {name} under roles.{role}, or attest as someone who is")
     key = person_key(policy, name)
@@ -394,7 +400,7 @@ def attestation_problem(entry: Entry, policy: Policy) -> str | None:
     if not isinstance(env, dict):
         return "it carries no personal signature (recorded unsigned, before attestations " \
             "were signed with the person's own key)"
-    if who not in getattr(policy.roles, role, []):
+    if who not in _holders(policy, role):
         return f"not listed in roles.{role}"
     try:
         key = person_key(policy, who)

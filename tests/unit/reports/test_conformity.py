@@ -256,7 +256,9 @@ def test_an_attestation_counts_only_signed_by_a_listed_person_in_that_role(
     attest(ledger, "5.1.1-1.1", by="a", signer=Signer.from_file(mallory.private))
     attest(ledger, "5.1.1-2.1", role="system_operator")  # a holds developer only
     attest(ledger, "5.1.1-2.2")
+    attest(ledger, "5.1.2-1", role="model_config")  # not a role: an attribute of the model
     report = evaluate(ledger.entries(), policy())
+    assert "not listed in roles.model_config" in reason(report, "5.1.2-1")
     assert status(report, "5.1.1-1") is Status.MISSING
     assert reason(report, "5.1.1-1") == \
         "attestation #1 by Mallory does not count: not listed in roles.developer"
