@@ -13,7 +13,7 @@ from pydantic import Field
 from lifegate.core import progress
 from lifegate.core.errors import ConfigError, EvidenceError, LifegateError
 from lifegate.core.gate import GateSettings
-from lifegate.core.hashing import sha256_file
+from lifegate.core.hashing import sha256_file, subject_digest, subject_name
 from lifegate.core.model import Finding, GateResult, Phase, RunContext, Severity, Subject
 from lifegate.core.policy import Policy
 from lifegate.evidence.keys import MODEL_CURVES, fingerprint, load_public_key
@@ -116,9 +116,9 @@ class VerifyGate:
                                     "not match the signed file digests", str(sig))], bundle,
                                 trusted=False)
         findings = self._unrecorded(SIGNATURE_KIND, sig, bundle.sha256)
-        findings += self._files(model, sig, bundle)
-        findings += self._revoked(bundle) + self._release(model, bundle)
-        return self._result(findings, bundle, trusted=True)
+        files, path_subject = self._files(model, sig, bundle)
+        findings += files + self._revoked(bundle) + self._release(model, bundle)
+        return self._result(findings, bundle, trusted=True, extra=path_subject)
 
     def _unrecorded(self, kind: str, path: Path, sha256: str,
                     legacy: dict[str, Any] | None = None) -> list[Finding]:
@@ -143,7 +143,10 @@ class VerifyGate:
                    "ledger (made by hand, copied from elsewhere, or its record was lost). Sign "
                    "the model again with `lifegate sign`", str(path))]
 
-    def _files(self, model: Path, sig: Path, bundle: Bundle) -> list[Finding]:
+    def _files(self, model: Path, sig: Path, bundle: Bundle
+               ) -> tuple[list[Finding], list[Subject]]:
+        """Findings for every file that differs, and the model's path subject (the name and
+        digest every gate records for it) when it holds only regular files."""
         listing = list_model(model, list(bundle.serialization.get("ignore_paths", [])), sig)
         findings = [_f("VERIFY-SYMLINK", f"{s} is a symlink; lifegate refuses links in a model",
                        s) for s in listing.symlinks]
@@ -160,7 +163,11 @@ class VerifyGate:
         if findings and bundle.model_name not in (model.name, "."):
             findings.append(_f("VERIFY-OTHER-MODEL", f"the signature was made for model "
                                f"'{bundle.model_name}', not '{model.name}'", str(sig)))
-        return findings
+        if listing.symlinks or listing.special:
+            return findings, []
+        known = actual if bundle.hash_type == "sha256" else None
+        return findings, [Subject(name=subject_name(model, self.policy.base_dir),
+                                  sha256=subject_digest(model, known))]
 
     def _revoked(self, bundle: Bundle) -> list[Finding]:
         return [_f("VERIFY-REVOKED", f"release {bundle.root_digest[:12]} was revoked in ledger "
@@ -193,11 +200,12 @@ class VerifyGate:
                                    "it was added to the release", str(p)))
         return findings
 
-    def _result(self, findings: list[Finding], bundle: Bundle, *, trusted: bool) -> GateResult:
+    def _result(self, findings: list[Finding], bundle: Bundle, *, trusted: bool,
+                extra: list[Subject] | None = None) -> GateResult:
         subject = Subject(name=f"model:{bundle.model_name}", sha256=bundle.root_digest) \
             if trusted else Subject(name=f"signature:{bundle.path.name}", sha256=bundle.sha256)
         return GateResult.from_findings(
-            self.id, findings, subjects=[subject],
+            self.id, findings, subjects=[subject, *(extra or [])],
             metrics={"files": float(len(bundle.resources))},
             details={"signature": str(bundle.path), "signature_sha256": bundle.sha256,
                      "hash_type": bundle.hash_type, "signed_model_name": bundle.model_name})
