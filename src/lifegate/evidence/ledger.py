@@ -309,6 +309,9 @@ def close_pending() -> None:
 @atexit.register
 def _flush_checkpoints() -> None:
     for led in list(_PENDING):
+        path = getattr(led.store, "path", None)
+        if path is not None and path != ":memory:" and not Path(path).exists():
+            continue  # the ledger itself is gone (a temporary one): nothing to vouch for
         try:
             led.close()
         except Exception:  # the process is ending; say so, never mask its exit status
@@ -439,7 +442,9 @@ def open_ledger(policy: Policy, url: str | None = None, *, write: bool = True,
 
 def latest_result(policy: Policy, gate_id: str) -> Entry | None:
     """The most recent recorded run of ``gate_id`` for the policy's system, if any."""
-    led = open_ledger(policy, write=False)
+    led = _open_reader(policy)
+    if led is None:
+        return None
     led.check_not_rolled_back()
     for rec in led.store.newest(PredicateType.GATE_RUN.kind):
         entry = decode(rec)
@@ -455,17 +460,8 @@ def revocations(policy: Policy, digest: str, *, missing_ok: bool = False) -> lis
     that verifies in full (a hidden or rolled-back revocation is an error, not an absence).
     ``missing_ok``: a ledger that does not exist yet has none, unless a checkpoint shows that
     it existed (then it was deleted, which is an error)."""
-    try:
-        led = open_ledger(policy, write=False)
-    except EvidenceError:
-        if not missing_ok or not _url_missing(policy):
-            raise
-        cp = newest_of(checkpoint_folders(policy), trusted_keys(policy))
-        if cp is not None and cp.size > 0:
-            raise LedgerTamperedError(
-                f"the ledger {policy.ledger_url()} is missing, but checkpoint {cp.source} "
-                f"vouches for {cp.size} records", where=cp.source,
-                fix="restore the ledger from a trusted copy") from None
+    led = _open_reader(policy) if missing_ok else open_ledger(policy, write=False)
+    if led is None:
         return []
     led.verify()
     out = []
@@ -474,6 +470,23 @@ def revocations(policy: Policy, digest: str, *, missing_ok: bool = False) -> lis
                 digest in entry.subjects.values():
             out.append(entry)
     return out
+
+
+def _open_reader(policy: Policy) -> Ledger | None:
+    """The ledger for reading; None when it does not exist yet and no checkpoint shows that
+    it ever did (a deleted ledger is an error, not an empty one)."""
+    try:
+        return open_ledger(policy, write=False)
+    except EvidenceError:
+        if not _url_missing(policy):
+            raise
+    cp = newest_of(checkpoint_folders(policy), trusted_keys(policy))
+    if cp is not None and cp.size > 0:
+        raise LedgerTamperedError(
+            f"the ledger {policy.ledger_url()} is missing, but checkpoint {cp.source} "
+            f"vouches for {cp.size} records", where=cp.source,
+            fix="restore the ledger from a trusted copy") from None
+    return None
 
 
 def _url_missing(policy: Policy) -> bool:
