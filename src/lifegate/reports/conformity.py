@@ -150,6 +150,9 @@ class _Evaluator:
             outcome, why = _run_outcome(pid, r, mine)
             if outcome is Status.FAILED:
                 failed.append(f"{gid} {r['verdict']} (record #{e.seq}){why}")
+                if not any(f.blocking for f in mine):  # show what failed the run instead
+                    findings.extend(f for f in map(Finding.model_validate, r.get("findings", []))
+                                    if f.blocking and not f.waived_by)
             elif outcome is Status.WAIVED:
                 waived.append(f"{gid} waived by {', '.join(r.get('waivers', [])) or '?'} "
                               f"(record #{e.seq}){why}")

@@ -194,6 +194,7 @@ def test_a_failed_run_is_no_evidence_for_provisions_the_gate_does_not_vouch_for(
         assert r.status is Status.FAILED, pid
         assert "passed" not in r.reason and "LG-THREAT fail (record #1)" in r.reason
     assert "did not record that this provision's own checks" in row(report, "5.1.3-1").reason
+    assert [f.rule for f in row(report, "5.1.3-1").findings] == ["THREAT-INCOMPLETE"]
 
 
 def test_a_blocking_finding_without_provision_fails_every_provision(ledger: Ledger) -> None:
