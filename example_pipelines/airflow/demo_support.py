@@ -4,7 +4,8 @@
   call it before anything imports airflow, then :func:`migrate_db`.
 - :func:`prepare_project`: a working copy of ``project/`` with fresh keys, and the Airflow
   connections that carry them (the system key in ``lifegate_default``, each approver's own key
-  in ``lifegate_approver_<name>``), as environment variables.
+  in ``lifegate_approver_<name>``), as environment variables. The audit-trail listener's event
+  key (``keys/events.key``) stays a file on the scheduler's host.
 - :func:`answer_approval`: answers a human-in-the-loop request the way the Airflow UI does.
   Demo and tests only: a real deployment waits for a person.
 """
@@ -57,6 +58,7 @@ def prepare_project(target: Path) -> dict[str, str]:
         shutil.rmtree(target)
     shutil.copytree(HERE / "project", target)
     system = generate_keypair(target / "keys", "lifegate")
+    generate_keypair(target / "keys", "events")  # the listener's event key stays on the host
     env = {
         "LIFEGATE_EXAMPLE_HOME": str(target),
         "AIRFLOW_CONN_LIFEGATE_DEFAULT": json.dumps({

@@ -103,7 +103,10 @@ class LifegateGateOperator(BaseOperator):
         the task owner).
     """
 
-    template_fields: Sequence[str] = ("policy", "artifacts", "settings", "actor")
+    # lifegate_conn_id is a template field so that the scheduler's serialized DAG keeps it (the
+    # audit-trail listener records into the ledger of the connection the gates use)
+    template_fields: Sequence[str] = ("policy", "artifacts", "settings", "actor",
+                                      "lifegate_conn_id")
     template_fields_renderers: ClassVar[dict[str, str]] = {"artifacts": "json",
                                                              "settings": "json"}
     ui_color = "#dbeafe"

@@ -5,7 +5,9 @@ Connection type ``lifegate`` (default id ``lifegate_default``):
 - ``password``: the PEM private key that signs ledger records (optional);
 - ``extra``: ``{"policy": "/path/lifegate.yaml", "ledger_url": "postgresql+psycopg://..."}``.
 
-Without the connection, the environment is the fallback (``LIFEGATE_POLICY``,
+The connection is resolved as the calling process resolves connections (a task through the Task
+SDK; the scheduler's listener and the API server's view through the secrets backends, the
+metastore included). Without the connection, the environment is the fallback (``LIFEGATE_POLICY``,
 ``LIFEGATE_LEDGER_URL``, ``LIFEGATE_SIGNING_KEY``), as for the CLI. Key material never reaches
 logs or messages: it is written to a private temporary file (mode 0600) while in use, because
 the core reads keys from files.
@@ -61,6 +63,23 @@ class LifegateHook(BaseHook):
                                       '"ledger_url": "postgresql+psycopg://host/ledger"}'},
         }
 
+    def _lookup(self) -> Any:
+        """The connection as this process resolves connections: a task process through the
+        Task SDK (its supervisor asks the API server), any other component (scheduler, API
+        server, ``dag.test()``) through Airflow's secrets backends (environment, configured
+        backend, metastore). A metastore query then runs in the calling thread's own session.
+        """
+        import sys
+
+        runner = sys.modules.get("airflow.sdk.execution_time.task_runner")
+        if getattr(runner, "SUPERVISOR_COMMS", None) is not None:
+            return self.get_connection(self.lifegate_conn_id)
+        try:
+            from airflow.models.connection import Connection
+        except ImportError:  # a worker with the Task SDK only
+            return self.get_connection(self.lifegate_conn_id)
+        return Connection.get_connection_from_secrets(self.lifegate_conn_id)
+
     def connection_fields(self) -> tuple[dict[str, Any], str | None]:
         """``(extra, signing key PEM)`` of the connection; ``({}, None)`` when it is absent."""
         from airflow.sdk.exceptions import AirflowNotFoundException
@@ -68,7 +87,7 @@ class LifegateHook(BaseHook):
         from lifegate.core.errors import ConfigError
 
         try:
-            conn = self.get_connection(self.lifegate_conn_id)
+            conn = self._lookup()
         except AirflowNotFoundException:
             return {}, None
         extra = conn.extra_dejson

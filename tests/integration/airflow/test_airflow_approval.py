@@ -36,6 +36,7 @@ def listener() -> Iterator[AuditListener]:
     for m in managers:
         m.add_listener(audit)
     yield audit
+    audit.stop()
     for m in managers:
         m.pm.unregister(audit)
 
@@ -45,6 +46,7 @@ def test_reject_fails_the_release_and_is_recorded(dagbag: Any, project: Path,
     demo_support.answer_approval("train_and_release", "approve_release", user="bob",
                                  approve=False, comment="disclosure needs another review")
     dr = run_dag(dagbag, "train_and_release", project)
+    assert listener.flush(30)  # the listener records in the background
     st = states(dr)
     assert st["approve_release"] == "failed"
     assert all(st[t] == "upstream_failed" for t in AFTER_APPROVAL), st
