@@ -213,7 +213,7 @@ def _copies(policy: Policy, roots: list[str], wanted: dict[str, int],
     """Other files under the roots with the content of a planned file: copies to dispose."""
     from lifegate.gates._retire_ops import find_remaining
 
-    places = [policy.resolve(r) for r in roots]  # none is, or lies below, a link
+    places = [Path(os.path.normpath(policy.resolve(r))) for r in roots]  # no link: checked
     found = find_remaining(places, wanted, planned)
     return [Asset(id=f"copy-{i + 1}", kind="other", path=_rel(policy, Path(r["path"])),
                   action="dispose", files={".": r["sha256"]})
@@ -226,7 +226,7 @@ def generate_plan(policy: Policy, *, model: str | None, roots: list[str],
     cache and remote copies; people then edit actions (transfer, retain) and approve it."""
     from lifegate.gates._retire_ops import check_places, inside
 
-    declared = [policy.resolve(r) for r in roots]
+    declared = [Path(os.path.normpath(policy.resolve(r))) for r in roots]
     linked = check_places(policy.base_dir, [("root", r) for r in declared])
     if linked:
         raise ConfigError(linked[0].message, where=linked[0].location)

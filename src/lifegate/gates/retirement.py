@@ -138,17 +138,19 @@ class RetireGate:
             details=details)
 
     def roots(self, plan: Plan) -> list[Path]:
-        """The declared roots as written (never resolved through a link: none may be one)."""
-        return [self.policy.resolve(r) for r in plan.roots]
+        """The declared roots as written, ``..`` folded by name (never resolved through a
+        link: none may be one, nor lie below one)."""
+        return [Path(os.path.normpath(self.policy.resolve(r))) for r in plan.roots]
 
     def places(self, plan: Plan) -> list[tuple[str, Path]]:
         """Every folder a run touches or searches, for the no-symlink check."""
         out = [("root", p) for p in self.roots(plan)]
-        out += [("search place", self.policy.resolve(s)) for s in plan.search]
+        named = [("search place", s) for s in plan.search]
         if plan.dvc is not None:
-            out.append(("DVC repository", self.policy.resolve(plan.dvc.repo)))
-            out += [("DVC remote", self.policy.resolve(r)) for r in plan.dvc.remotes]
-        return out
+            named += [("DVC repository", plan.dvc.repo),
+                      *(("DVC remote", r) for r in plan.dvc.remotes)]
+        return out + [(what, Path(os.path.normpath(self.policy.resolve(p))))
+                      for what, p in named]
 
     def _preflight(self, plan: Plan, digest: str, journal: Journal
                    ) -> tuple[list[Finding], list[dict[str, Any]]]:
@@ -255,7 +257,7 @@ class Execution:
         for a in self.plan.assets:
             base = self.policy.resolve(a.path)
             for rel, digest in a.files.items():
-                sizes[digest] = (base if rel == "." else base / rel).stat().st_size
+                sizes[digest] = os.lstat(base if rel == "." else base / rel).st_size
         return sizes
 
     def _revoke(self) -> dict[str, Any]:
