@@ -87,8 +87,10 @@ class VerifyGate:
     def _check_given(self, bundle: Bundle) -> None:
         """A public key passed in must be the one that signed the model: a wrong one is a
         mistake to report, not to ignore while another key verifies."""
-        for (fp, key), p in zip(self._given().items(), self.settings.public_keys, strict=False):
+        for p in self.settings.public_keys:
+            key = load_public_key(self.policy.resolve(p), MODEL_CURVES)
             if key_hint(key) != bundle.hint:
+                fp = fingerprint(key)
                 raise ConfigError(
                     f"the public key {p} (fingerprint {fp[:12]}) did not sign {bundle.path}",
                     where=str(p), fix="pass the public key of the key that signed the model "
