@@ -84,6 +84,7 @@ class AuditListener:
         self._wake = threading.Event()
         self._guard = threading.Lock()
         self._stopping = False
+        self._busy = False
 
     @property
     def spool(self) -> Spool:
@@ -95,7 +96,8 @@ class AuditListener:
             dag = _dag_of(source)
             if not governed(getattr(dag, "tags", None)):
                 return
-            self.spool.put({**_snapshot(event, refs, detail, dag), **extra})
+            snap = _snapshot(event, refs, detail, dag)
+            self.spool.put({**snap, **extra}, stream=f"{snap['conn_id']}|{snap['policy']}")
             self._kick()
         except Exception:  # a listener must not disturb the run; the failure is logged
             log.exception("lifegate: could not queue %s of %s for the ledger", event, refs)
@@ -105,8 +107,8 @@ class AuditListener:
             self._pid, self._thread = os.getpid(), None
             self._wake, self._guard = threading.Event(), threading.Lock()
         with self._guard:
-            self._stopping = False
             if self._thread is None or not self._thread.is_alive():
+                self._stopping = False  # no thread is running that could still see it
                 self._thread = threading.Thread(target=self._drain_forever, daemon=True,
                                                 name="lifegate-audit-trail")
                 self._thread.start()
@@ -119,6 +121,7 @@ class AuditListener:
             self._wake.clear()
             if self._stopping:
                 return
+            self._busy = True
             try:
                 from lifegate.plugins._airflow_events import deliver
 
@@ -126,16 +129,19 @@ class AuditListener:
             except Exception:
                 log.exception("lifegate: recording the queued platform events failed")
                 remaining = 1
+            finally:
+                self._busy = self._wake.is_set()
 
     def flush(self, timeout: float = FLUSH_SECONDS) -> bool:
-        """Wake the recorder and wait (at most ``timeout`` s) until the queue is empty."""
+        """Wake the recorder and wait (at most ``timeout`` s) until the queue is empty and
+        nothing is being recorded."""
         try:
-            if not self.spool.pending():
+            if not self.spool.pending() and not self._busy:
                 return True
             self._kick()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if not self.spool.pending():
+                if not self.spool.pending() and not self._busy:
                     return True
                 time.sleep(0.05)
         except Exception:
@@ -143,10 +149,11 @@ class AuditListener:
         return False
 
     def stop(self) -> None:
-        """Stop the recorder thread; what is still queued stays in the spool."""
-        self._stopping = True
-        self._wake.set()
-        thread = self._thread
+        """Stop the recorder thread (the next event starts it again); what is still queued
+        stays in the spool."""
+        with self._guard:
+            thread, self._stopping = self._thread, True
+            self._wake.set()
         if thread is not None and thread.is_alive():
             thread.join(timeout=FLUSH_SECONDS)
 
@@ -184,4 +191,3 @@ class AuditListener:
         if not self.flush():
             log.warning("lifegate: platform events are still queued in %s; they are recorded "
                         "by the next successful append", self.spool.folder)
-        self.stop()

@@ -4,8 +4,9 @@ The listener puts every event here first (a few milliseconds, no network), then 
 thread appends the queued events to the ledger in order and removes each one only after its
 append succeeded. An event that could not be recorded (ledger unreachable, a key missing)
 waits here for the next successful append. Each spool has a random id and numbers its events
-1, 2, 3 ...; both go into the recorded statement, so a number missing from the ledger is an
-event that was lost, and the report says so.
+1, 2, 3 ... per stream (the listener's stream is the connection and policy the event is for);
+both go into the recorded statement, so a number missing from the ledger is an event that was
+lost, and the report says so.
 
 Several processes of one Airflow home (scheduler, local task processes) share the spool: the
 number is taken under an exclusive lock, and one drainer at a time holds the drain lock.
@@ -14,6 +15,7 @@ number is taken under an exclusive lock, and one drainer at a time holds the dra
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -75,20 +77,30 @@ class Spool:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _next_number(self) -> tuple[str, int]:
-        ident, counter = self.folder / "id", self.folder / "counter"
-        if not ident.is_file():
-            _write_durably(ident, uuid.uuid4().hex.encode())
+    def _bump(self, name: str) -> int:
+        counter = self.folder / name
         n = int(counter.read_text() or 0) + 1 if counter.is_file() else 1
         _write_durably(counter, str(n).encode())
-        return ident.read_text().strip(), n
+        return n
 
-    def put(self, event: dict[str, Any]) -> Path:
-        """Number the event and store it durably; returns its file."""
+    def _next_number(self, stream: str) -> tuple[str, int, int]:
+        """(stream id, number in the stream, number in the whole queue)."""
+        ident = self.folder / "id"
+        if not ident.is_file():
+            _write_durably(ident, uuid.uuid4().hex.encode())
+        tag = hashlib.sha256(stream.encode()).hexdigest()[:16]
+        n = self._bump(f"counter-{tag}")
+        return f"{ident.read_text().strip()}/{tag}", n, self._bump("counter")
+
+    def put(self, event: dict[str, Any], stream: str = "") -> Path:
+        """Number the event in its stream and store it durably; returns its file.
+
+        A stream is what one ledger receives (the listener uses the connection and policy),
+        so each ledger sees the numbers 1, 2, 3 ... of its own streams."""
         with self._locked(".counter.lock"):
-            spool_id, n = self._next_number()
-            event = {**event, "spool": {"id": spool_id, "n": n}}
-            path = self.folder / f"{n:012d}.json"
+            stream_id, n, order = self._next_number(stream)
+            event = {**event, "spool": {"id": stream_id, "n": n}}
+            path = self.folder / f"{order:012d}.json"
             _write_durably(path, json.dumps(event, sort_keys=True).encode())
         return path
 

@@ -171,9 +171,30 @@ class _Evaluator:
             findings
 
     def _from_audit_trail(self) -> tuple[Status, str, list[Entry]]:
-        """Platform events (task and run outcomes a listener recorded) are the audit trail."""
+        """Platform events (task and run outcomes a listener recorded) are the audit trail.
+        It is not met over a gap recorded within the evidence age: a gate task that ran
+        without leaving a gate-run record (an ``audit-gap`` event, recorded at the run's end),
+        or numbers missing from a listener's numbered event stream (events lost)."""
         events = self.index.platform_events
         latest = events[-1]
+        recent = [e for e in events if self.now - e.recorded_at <= self.max_age]
+        gap_events = [e for e in recent if e.predicate.get("event") == "audit-gap"]
+        gaps = [f"DAG {e.predicate.get('refs', {}).get('dag_id')} run "
+                f"{e.predicate.get('refs', {}).get('run_id')}: {e.predicate.get('detail')} "
+                f"(record #{e.seq})" for e in gap_events]
+        streams: dict[str, set[int]] = {}
+        for e in recent:
+            spool = e.predicate.get("spool") or {}
+            if isinstance(spool.get("n"), int):
+                streams.setdefault(str(spool.get("id")), set()).add(spool["n"])
+        for sid, seen in sorted(streams.items()):
+            lost = sorted(set(range(min(seen), max(seen) + 1)) - seen)
+            if lost:
+                gaps.append(f"{len(lost)} platform event(s) lost from the listener stream "
+                            f"{sid}: #{', #'.join(map(str, lost[:10]))}")
+        if gaps:
+            return Status.FAILED, "the audit trail has gaps: " + "; ".join(gaps), \
+                gap_events or [latest]
         platforms = sorted({str(e.predicate.get("platform")) for e in events})
         if self.now - latest.recorded_at > self.max_age:
             return Status.STALE, f"the latest platform event, record #{latest.seq}, is older " \

@@ -11,7 +11,7 @@ from typing import Any
 import demo_support
 import pytest
 import yaml
-from airflow_helpers import run_dag, states, xcom
+from airflow_helpers import only_listener, run_dag, states, xcom
 
 from lifegate.core import load_policy
 from lifegate.evidence.ledger import open_ledger
@@ -27,18 +27,9 @@ def _ledger(project: Path) -> Any:
 
 
 @pytest.fixture
-def listener() -> Iterator[AuditListener]:
-    from airflow.listeners.listener import get_listener_manager as core_manager
-    from airflow.sdk.listener import get_listener_manager as sdk_manager
-
-    audit = AuditListener()
-    managers = [core_manager(), sdk_manager()]
-    for m in managers:
-        m.add_listener(audit)
-    yield audit
-    audit.stop()
-    for m in managers:
-        m.pm.unregister(audit)
+def listener(tmp_path: Path) -> Iterator[AuditListener]:
+    with only_listener(AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)) as audit:
+        yield audit
 
 
 def test_reject_fails_the_release_and_is_recorded(dagbag: Any, project: Path,

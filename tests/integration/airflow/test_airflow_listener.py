@@ -18,6 +18,7 @@ from typing import Any
 
 import pendulum
 import pytest
+from airflow_helpers import only_listener
 
 from lifegate.core import load_policy
 from lifegate.evidence.ledger import open_ledger
@@ -45,17 +46,8 @@ def metastore_conn(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 @pytest.fixture
 def listener(tmp_path: Path) -> Iterator[AuditListener]:
-    from airflow.listeners.listener import get_listener_manager as core_manager
-    from airflow.sdk.listener import get_listener_manager as sdk_manager
-
-    audit = AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)
-    managers = [core_manager(), sdk_manager()]
-    for m in managers:
-        m.add_listener(audit)
-    yield audit
-    audit.stop()
-    for m in managers:
-        m.pm.unregister(audit)
+    with only_listener(AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)) as audit:
+        yield audit
 
 
 def _run(dag_id: str, build: Any, **test_kwargs: Any) -> Any:
@@ -168,3 +160,90 @@ def test_an_outage_of_eight_seconds_loses_no_events(project: Path, metastore_con
         open_ledger(load_policy(project / "lifegate.yaml"), write=False).entries(),
         load_policy(project / "lifegate.yaml")).provisions if p.id == "5.4.2-1")
     assert audit.status.value == "met", audit.reason
+
+
+def _audit_provision(project: Path) -> Any:
+    policy = load_policy(project / "lifegate.yaml")
+    report = evaluate(open_ledger(policy, write=False).entries(), policy)
+    return next(p for p in report.provisions if p.id == "5.4.2-1")
+
+
+def _gaps(project: Path) -> list[dict[str, Any]]:
+    return [e for e in _events(project) if e["event"] == "audit-gap"]
+
+
+def test_a_gate_that_failed_without_evidence_is_a_gap(project: Path, metastore_conn: None,
+                                                      listener: AuditListener) -> None:
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    from lifegate.operators import ThreatModelGateOperator
+
+    def build() -> None:
+        ThreatModelGateOperator(task_id="threat_model")  # runs: its error verdict is recorded
+        ThreatModelGateOperator(task_id="broken_gate", settings={"no_such_setting": 1}) \
+            >> EmptyOperator(task_id="after")  # fails before it can record anything
+
+    dr = _run("audit_gap_failed", build)
+    assert str(dr.state) == "failed"
+    assert listener.flush(30)
+    [gap] = _gaps(project)
+    assert gap["refs"] == {"dag_id": "audit_gap_failed", "run_id": dr.run_id}
+    assert [m["task_id"] for m in gap["missing"]] == ["broken_gate"]
+    assert gap["missing"][0]["state"] == "failed"
+    audit = _audit_provision(project)
+    assert audit.status.value == "failed"
+    assert "broken_gate (failed)" in audit.reason and "audit_gap_failed" in audit.reason
+
+
+def test_a_gate_marked_successful_without_running_is_a_gap(
+        project: Path, metastore_conn: None, listener: AuditListener) -> None:
+    from lifegate.operators import ThreatModelGateOperator
+
+    def build() -> None:  # the second gate runs and records (the listener creates no ledger)
+        ThreatModelGateOperator(task_id="threat_model") >> \
+            ThreatModelGateOperator(task_id="threat_model_again")
+
+    _run("audit_gap_marked", build, mark_success_pattern="threat_model")
+    assert listener.flush(30)
+    [gap] = _gaps(project)
+    assert gap["missing"] == [{"task_id": "threat_model", "state": "success",
+                               "try_number": gap["missing"][0]["try_number"]}]
+    assert _audit_provision(project).status.value == "failed"
+
+
+def test_a_complete_run_has_no_gap(project: Path, metastore_conn: None,
+                                   listener: AuditListener) -> None:
+    _run("audit_complete", _threat_gate)
+    assert listener.flush(30)
+    assert _gaps(project) == []
+    assert _audit_provision(project).status.value == "met"
+
+
+def test_events_lost_from_the_spool_show_in_the_report(project: Path, metastore_conn: None,
+                                                       listener: AuditListener) -> None:
+    """Events lost before they reached the ledger leave holes in the numbered stream."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dr = _run("audit_lost", _threat_gate)
+    assert listener.flush(30)
+    with create_session() as s:
+        ti = s.scalars(select(TaskInstance).where(TaskInstance.run_id == dr.run_id,
+                                                  TaskInstance.task_id == "after")).one()
+        ti.task = dr.dag.get_task("after")
+    listener.stop()
+    ledger_dir, away = project / ".lifegate", project / ".lifegate-away"
+    ledger_dir.rename(away)
+    for _ in range(3):
+        listener.on_task_instance_success(previous_state=None, task_instance=ti)
+    listener.stop()
+    queued = listener.spool.pending()
+    assert len(queued) == 3
+    queued[1].unlink()  # lost: the spool's disk, an operator, a crash of the host ...
+    away.rename(ledger_dir)
+    listener.on_task_instance_success(previous_state=None, task_instance=ti)
+    assert listener.flush(30)
+    audit = _audit_provision(project)
+    assert audit.status.value == "failed"
+    assert "1 platform event(s) lost" in audit.reason
