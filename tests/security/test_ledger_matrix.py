@@ -82,8 +82,8 @@ def _seen(policy: Policy) -> tuple[Any, ...] | None:
     """What readers see, or None when the ledger does not verify."""
     try:
         led = open_ledger(policy, write=False)
-        led.verify()
-        entries = list(led.entries())
+        checked = led.verify()
+        entries = list(led.entries(stop=checked.head_seq))
         report = evaluate(entries, policy, ledger="x").model_dump(mode="json")
     except LifegateError:
         return None

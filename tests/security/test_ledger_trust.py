@@ -273,3 +273,39 @@ def test_init_ignores_keys_and_ledger_and_keys_refuse_a_git_tracked_folder(
     status = subprocess.run(["git", "-C", str(repo), "status", "--porcelain",
                              "--untracked-files=all"], capture_output=True, text=True).stdout
     assert "lifegate.key" not in status and "lifegate.pub" in status
+
+
+def test_rows_outside_the_chain_are_tampering(project: Path) -> None:
+    db = _db(project)
+    cols = "seq, prev_hash, recorded_at, kind, envelope, record_hash, chain_keyid, chain_sig"
+    db.execute(f"INSERT INTO lifegate_records ({cols}) SELECT 99, 'p', recorded_at, kind, "
+               f"envelope, 'h', chain_keyid, chain_sig FROM lifegate_records WHERE seq=1")
+    _verify_fails(project, "outside the chain")
+
+
+def test_verify_while_another_process_appends_sees_no_tampering(project: Path) -> None:
+    """A reader racing a writer (the Airflow listener, a worker) checks the chain up to the
+    head it read; records appended meanwhile are neither an error nor unverified input."""
+    import threading
+
+    policy = load_policy(project / "lifegate.yaml")
+    stop = threading.Event()
+
+    def writer() -> None:
+        led = open_ledger(policy)
+        while not stop.is_set():
+            led.append(statement([system_subject("fraud", "0.1.0")],
+                                 PredicateType.PLATFORM_EVENT, {"system": "fraud"}),
+                       PredicateType.PLATFORM_EVENT)
+        led.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(40):
+            report = open_ledger(policy, write=False).verify()
+            assert report.head_seq >= 2
+    finally:
+        stop.set()
+        thread.join()
+    assert open_ledger(policy, write=False).verify().head_seq > 2

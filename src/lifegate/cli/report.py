@@ -31,8 +31,9 @@ def report_cmd(policy: Policy, formats: str, out: Path, release: str | None,
     if fail_on is not None:
         policy.conformity.fail_on = [] if fail_on == "none" else fail_on.split(",")
     led = open_ledger(policy, write=False)
-    led.verify()  # never report from a ledger that does not verify (checkpoints included)
-    report = evaluate(led.entries(), policy, ledger=led.location, release=release)
+    checked = led.verify()  # never report from a ledger that does not verify
+    report = evaluate(led.entries(stop=checked.head_seq), policy, ledger=led.location,
+                      release=release)
     paths = write_reports(report, fmts, out)
     table = Table(title=f"{report.system} {report.system_version}: EN 304 223 conformity")
     for status in report.counts:

@@ -164,8 +164,10 @@ class Ledger:
                         PredicateType.WAIVER)
         return ref
 
-    def entries(self, kind: PredicateType | None = None) -> Iterator[Entry]:
-        for rec in self.store.records():
+    def entries(self, kind: PredicateType | None = None, stop: int | None = None,
+                ) -> Iterator[Entry]:
+        """Decoded records in order; ``stop``: only up to that record (a verified head)."""
+        for rec in self.store.records(stop=stop):
             if kind is None or rec.kind == kind.kind:
                 yield decode(rec)
 
@@ -208,10 +210,13 @@ class Ledger:
     def verify(self, extra_anchors: list[Anchor] | None = None) -> VerifyReport:
         trusted = set(self.trusted) if self.trusted else None
         anchors = [*self.anchors(), *(extra_anchors or [])]
-        report = verify_records(self.store.records(), known_keys=self.known_keys(),
-                                trusted=trusted, require_signatures=self.require_signatures,
-                                head=self.store.head(), anchors=anchors, scopes=self.scopes,
+        head = self.store.head()  # records appended after this moment are not checked here
+        report = verify_records(self.store.records(stop=head[0]),
+                                known_keys=self.known_keys(), trusted=trusted,
+                                require_signatures=self.require_signatures, head=head,
+                                anchors=anchors, scopes=self.scopes,
                                 unsigned_through=self.unsigned_through)
+        self._check_nothing_beside_chain(head[0])
         if self.unsigned_through:
             self._check_unsigned_waiver()
         newest = max(anchors, key=lambda a: a.seq, default=None)
@@ -227,6 +232,17 @@ class Ledger:
             report.warnings.append("the policy trusts no key: signatures were checked against "
                                    "keys stored in the ledger itself")
         return report
+
+    def _check_nothing_beside_chain(self, head_seq: int) -> None:
+        """Rows that are not part of the chain (beyond the head, or with a seq that is no
+        position) are tampering. Writers that appended since the head was read moved the
+        head with their rows, in the same transaction, so they never count here."""
+        rows = self.store.count()
+        if rows > head_seq and rows > self.store.head()[0]:
+            raise LedgerTamperedError(
+                f"the ledger holds {rows} records, but its chain ends at #{head_seq}: records "
+                "were added outside the chain", where=self.location, seq=head_seq + 1,
+                fix="restore the ledger from a trusted copy or export")
 
     def _check_unsigned_waiver(self) -> None:
         """keys.accept_unsigned counts only with its signed waiver record in this ledger."""
@@ -463,9 +479,9 @@ def revocations(policy: Policy, digest: str, *, missing_ok: bool = False) -> lis
     led = _open_reader(policy) if missing_ok else open_ledger(policy, write=False)
     if led is None:
         return []
-    led.verify()
+    checked = led.verify()
     out = []
-    for entry in led.entries(PredicateType.REVOCATION):
+    for entry in led.entries(PredicateType.REVOCATION, stop=checked.head_seq):
         if entry.predicate.get("system") == policy.system.name and \
                 digest in entry.subjects.values():
             out.append(entry)

@@ -159,12 +159,16 @@ class SqlStore:
             raise EvidenceError(f"append to ledger {self.location} failed: {exc.orig}",
                                 where=self.location) from None
 
-    def records(self, start: int = 1, batch: int = 5000) -> Iterator[Record]:
-        """All records in order of seq (the verifier checks that order)."""
+    def records(self, start: int = 1, batch: int = 5000, stop: int | None = None,
+                ) -> Iterator[Record]:
+        """Records ``start``..``stop`` (all by default) in order of seq (the verifier checks
+        that order)."""
         last = start - 1
+        end = (1 << 62) if stop is None else stop
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(records_t).where(records_t.c.seq > last)
+                rows = conn.execute(select(records_t).where(records_t.c.seq > last,
+                                                            records_t.c.seq <= end)
                                     .order_by(records_t.c.seq).limit(batch)).all()
             if not rows:
                 return
@@ -191,6 +195,12 @@ class SqlStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(head_t.c.seq, head_t.c.record_hash)).all()
         return checked_head([tuple(r) for r in rows], self.location)
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(records_t)).scalar_one())
 
     def get(self, seq: int) -> Record | None:
         with self.engine.connect() as conn:

@@ -133,13 +133,16 @@ class SqliteStore:
             raise EvidenceError(f"append to ledger {self.location} failed: {exc}",
                                 where=self.location) from None
 
-    def records(self, start: int = 1, batch: int = 5000) -> Iterator[Record]:
-        """All records in order of seq (the verifier checks that order)."""
+    def records(self, start: int = 1, batch: int = 5000, stop: int | None = None,
+                ) -> Iterator[Record]:
+        """Records ``start``..``stop`` (all by default) in order of seq (the verifier checks
+        that order)."""
         last = start - 1
+        end = (1 << 62) if stop is None else stop
         while True:
             with self._conn() as conn:
-                rows = conn.execute(_SELECT + "WHERE seq > ? ORDER BY seq LIMIT ?",
-                                    (last, batch)).fetchall()
+                rows = conn.execute(_SELECT + "WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                                    (last, end, batch)).fetchall()
             if not rows:
                 return
             for row in rows:
@@ -164,6 +167,10 @@ class SqliteStore:
         with self._conn() as conn:
             rows = conn.execute("SELECT seq, record_hash FROM lifegate_head").fetchall()
         return checked_head(rows, self.location)
+
+    def count(self) -> int:
+        with self._conn() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM lifegate_records").fetchone()[0])
 
     def get(self, seq: int) -> Record | None:
         with self._conn() as conn:
