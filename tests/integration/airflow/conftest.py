@@ -45,3 +45,16 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("LIFEGATE_POLICY", str(target / "lifegate.yaml"))
     yield target
+
+
+@pytest.fixture(autouse=True)
+def listener(tmp_path: Path) -> Iterator[Any]:
+    """The audit listener of each test, with its own spool (the installed plugin's listener,
+    whose spool all tests would share, is set aside). Tests that read platform events or verify
+    the ledger call ``listener.flush()`` first: the listener records in the background."""
+    from airflow_helpers import only_listener
+
+    from lifegate.plugins._airflow_listener import AuditListener
+
+    with only_listener(AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)) as audit:
+        yield audit

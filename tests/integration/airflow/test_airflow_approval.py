@@ -4,14 +4,12 @@ audit listener records the task and DAG-run outcomes of the run meanwhile."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import demo_support
-import pytest
 import yaml
-from airflow_helpers import only_listener, run_dag, states, xcom
+from airflow_helpers import run_dag, states, xcom
 
 from lifegate.core import load_policy
 from lifegate.evidence.ledger import open_ledger
@@ -24,12 +22,6 @@ def _ledger(project: Path) -> Any:
     policy = load_policy(project / "lifegate.yaml")
     policy.keys.require_signatures = False  # reading only; the system key is in the connection
     return open_ledger(policy)
-
-
-@pytest.fixture
-def listener(tmp_path: Path) -> Iterator[AuditListener]:
-    with only_listener(AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)) as audit:
-        yield audit
 
 
 def test_reject_fails_the_release_and_is_recorded(dagbag: Any, project: Path,

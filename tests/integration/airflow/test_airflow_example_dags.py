@@ -28,7 +28,7 @@ def test_example_dags_load_without_import_errors(dagbag: Any) -> None:
     assert {"train_and_release", "monitor", "retire"} <= set(dagbag.dag_ids)
 
 
-def test_release_monitor_retire(dagbag: Any, project: Path) -> None:
+def test_release_monitor_retire(dagbag: Any, project: Path, listener: Any) -> None:
     demo_support.answer_approval("train_and_release", "approve_release", user="bob",
                                  approve=True, comment="metrics and notice reviewed")
     dr = run_dag(dagbag, "train_and_release", project)
@@ -61,6 +61,7 @@ def test_release_monitor_retire(dagbag: Any, project: Path) -> None:
 
     policy = load_policy(project / "lifegate.yaml")
     policy.keys.require_signatures = False  # the system key lives in the connection only
+    assert listener.flush(30)  # the audit listener records in the background
     led = open_ledger(policy)
     report = led.verify()  # raises when the chain or a signature does not verify
     assert report.records == report.signed > 10
@@ -78,7 +79,7 @@ def test_release_monitor_retire(dagbag: Any, project: Path) -> None:
     ("bob", True, "bob is not a data custodian"),
 ], ids=["custodian-rejects", "not-a-custodian"])
 def test_retirement_without_a_custodians_approval_disposes_of_nothing(
-        dagbag: Any, project: Path, user: str, approve: bool, why: str) -> None:
+        dagbag: Any, project: Path, user: str, approve: bool, why: str, listener: Any) -> None:
     demo_support.answer_approval("train_and_release", "approve_release", user="bob",
                                  approve=True, comment="metrics and notice reviewed")
     assert _all(states(run_dag(dagbag, "train_and_release", project)), "success")
@@ -93,6 +94,7 @@ def test_retirement_without_a_custodians_approval_disposes_of_nothing(
     assert not list((project / ".lifegate").rglob("disposal-certificate.json"))
     policy = load_policy(project / "lifegate.yaml")
     policy.keys.require_signatures = False
+    assert listener.flush(30)
     led = open_ledger(policy)
     assert led.verify().records > 0
     digest = load_plan(project / "retirement.yaml").digest()

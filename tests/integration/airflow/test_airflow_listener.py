@@ -18,7 +18,6 @@ from typing import Any
 
 import pendulum
 import pytest
-from airflow_helpers import only_listener
 
 from lifegate.core import load_policy
 from lifegate.evidence.ledger import open_ledger
@@ -42,12 +41,6 @@ def metastore_conn(project: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     yield
     with create_session() as s:
         s.query(Connection).filter(Connection.conn_id == "lifegate_default").delete()
-
-
-@pytest.fixture
-def listener(tmp_path: Path) -> Iterator[AuditListener]:
-    with only_listener(AuditListener(spool_dir=tmp_path / "spool", retry_seconds=0.5)) as audit:
-        yield audit
 
 
 def _run(dag_id: str, build: Any, **test_kwargs: Any) -> Any:
