@@ -8,9 +8,9 @@ from pathlib import Path
 
 from lifegate.core.errors import LifegateError
 from lifegate.core.hashing import tree_digest
-from lifegate.core.model import Finding, RunContext, Severity
+from lifegate.core.model import Finding, RunContext
 from lifegate.core.policy import Policy
-from lifegate.gates._modelsig import Bundle, diff, hash_listing, list_model
+from lifegate.gates._modelsig import Bundle, Listing
 from lifegate.gates.verify import VerifyGate, VerifySettings
 from lifegate.plugins._dvc_digests import Digests
 from lifegate.plugins._dvc_ledger import Target
@@ -25,24 +25,13 @@ class _CachedVerify(VerifyGate):
         super().__init__(settings, policy)
         self.digests = digests
 
-    def _files(self, model: Path, sig: Path, bundle: Bundle) -> list[Finding]:
-        listing = list_model(model, list(bundle.serialization.get("ignore_paths", [])), sig)
-        findings = [Finding(rule="VERIFY-SYMLINK", location=s,
-                            message=f"{s} is a symlink; lifegate refuses links in a model")
-                    for s in listing.symlinks]
+    def _hash(self, model: Path, listing: Listing, bundle: Bundle) -> dict[str, str]:
         root = self.digests.root
         known = {name: self.digests.facts.get(p.resolve().relative_to(root).as_posix())
                  for name, p in listing.files.items()}
         if bundle.hash_type == "sha256" and all(known.values()):
-            actual = {name: f.sha256 for name, f in known.items() if f is not None}
-        else:
-            actual = hash_listing(listing, bundle.hash_type)
-        for rule, where, message in diff(bundle.resources, actual):
-            unsigned_ok = rule == "VERIFY-ADDED" and self.settings.allow_unsigned_files
-            findings.append(Finding(rule=rule, message=message, location=where,
-                                    blocking=not unsigned_ok, severity=Severity.MEDIUM
-                                    if unsigned_ok else Severity.CRITICAL))
-        return findings
+            return {name: f.sha256 for name, f in known.items() if f is not None}
+        return super()._hash(model, listing, bundle)
 
 
 def verify_model(policy: Policy, context: RunContext, model: str, digests: Digests,
