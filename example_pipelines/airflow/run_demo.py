@@ -41,9 +41,13 @@ def run(bag: Any, dag_id: str, expect: str, **conf: Any) -> None:
 def report() -> None:
     from lifegate.evidence.ledger import open_ledger
     from lifegate.operators import LifegateHook
+    from lifegate.plugins.airflow_plugin import LifegatePlugin
     from lifegate.reports.conformity import evaluate
     from lifegate.reports.formats import parse_formats, write_reports
 
+    for listener in LifegatePlugin.listeners:  # the audit trail is recorded in the background
+        if not listener.flush(60):
+            sys.exit("demo: the audit listener could not record its events")
     with LifegateHook().policy() as policy:
         led = open_ledger(policy)
         checked = led.verify()
