@@ -34,16 +34,18 @@ __all__ = ["DataSettings", "DataValidationGate"]
 
 log = logging.getLogger(__name__)
 
+# 5.2.1-4.1: check and clean data; the expectations and the poisoning checks are both that.
+# The gate claims no more: protecting the data from unauthorised access (5.2.1-4) is not
+# something validation shows, and security testing of the model before release (5.2.5-1) is
+# a test of the model, not of its data.
 P_VALIDATE: Final = "5.2.1-4.1"
-P_POISON: Final = "5.2.5-1"
+P_POISON: Final = P_VALIDATE
 P_PROVENANCE: Final = "5.2.4-2"
 P_PROVENANCE_FIELDS: Final = "5.2.4-2.1"
 # The provisions whose own checks this gate can vouch for, and what else fails each (a
-# provenance record that is missing lacks its fields too, and vice versa). 5.2.1-4 (protect
-# the data from unauthorised access) has no check of its own here.
+# provenance record that is missing lacks its fields too, and vice versa).
 CHECKED: Final[dict[str, tuple[str, ...]]] = {
-    P_VALIDATE: (), P_POISON: (), P_PROVENANCE: (P_PROVENANCE_FIELDS,),
-    P_PROVENANCE_FIELDS: (P_PROVENANCE,)}
+    P_VALIDATE: (), P_PROVENANCE: (P_PROVENANCE_FIELDS,), P_PROVENANCE_FIELDS: (P_PROVENANCE,)}
 
 
 class ExpectationSpec(BaseModel):
@@ -85,8 +87,7 @@ class DataValidationGate:
     id: ClassVar[str] = "LG-DATA"
     title: ClassVar[str] = "Data validation and poisoning checks"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-4", "5.2.1-4.1", "5.2.4-2", "5.2.4-2.1",
-                                             "5.2.5-1")
+    provisions: ClassVar[tuple[str, ...]] = (P_VALIDATE, P_PROVENANCE, P_PROVENANCE_FIELDS)
     Settings: ClassVar[type[DataSettings]] = DataSettings
 
     def __init__(self, settings: DataSettings, policy: Policy) -> None:
