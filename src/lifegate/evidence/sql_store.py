@@ -164,12 +164,12 @@ class SqlStore:
         """Records ``start``..``stop`` (all by default) in order of seq (the verifier checks
         that order)."""
         last = start - 1
-        end = (1 << 62) if stop is None else stop
         while True:
+            query = select(records_t).where(records_t.c.seq > last)
+            if stop is not None:
+                query = query.where(records_t.c.seq <= stop)
             with self.engine.connect() as conn:
-                rows = conn.execute(select(records_t).where(records_t.c.seq > last,
-                                                            records_t.c.seq <= end)
-                                    .order_by(records_t.c.seq).limit(batch)).all()
+                rows = conn.execute(query.order_by(records_t.c.seq).limit(batch)).all()
             if not rows:
                 return
             for row in rows:
