@@ -23,7 +23,7 @@ def test_regenerating_writes_the_file_and_still_fails(tmp_path: Path,
     monkeypatch.setenv("LIFEGATE_REGEN_GOLDEN", "1")
     golden = tmp_path / "g.txt"
     golden.write_text("old\n")
-    with pytest.raises(pytest.fail.Exception, match="regenerated .* review the diff"):
+    with pytest.raises(pytest.fail.Exception, match=r"regenerated .* review the diff"):
         golden_files.assert_golden(golden, "new\n")
     assert golden.read_text() == "new\n"
     golden_files.assert_golden(golden, "new\n")  # nothing changed: nothing to review

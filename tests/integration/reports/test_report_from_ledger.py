@@ -30,7 +30,7 @@ def _project(root: Path) -> Path:
     (proj / "models" / "clf" / "weights.json").write_text('{"w": [0.1, 0.2]}')
     assert lg(proj, "init", "--name", "fraud-scorer", "--owner", "risk-team").returncode == 0
     assert lg(proj, "keys", "generate").returncode == 0
-    alice = generate_keypair(proj / "people", "alice")
+    generate_keypair(proj / "people", "alice")
     policy = yaml.safe_load((proj / "lifegate.yaml").read_text())
     policy["roles"]["developer"] = ["alice"]
     policy["people"] = [{"name": "alice", "public_key": "people/alice.pub"}]
