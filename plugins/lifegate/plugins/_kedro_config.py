@@ -9,7 +9,6 @@ are relative to the project folder. Unknown keys are errors that name the file a
 from __future__ import annotations
 
 import fnmatch
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,11 @@ from lifegate.core.errors import ConfigError
 from lifegate.core.policy import Policy
 
 __all__ = ["CONFIG_KEY", "CONFIG_PATTERNS", "DatasetRule", "KedroSection", "LifegateConfig",
-           "ModelRule", "config_files", "load_config", "read_plain", "with_settings"]
+           "ModelRule", "config_files", "load_config", "read_config", "with_settings"]
 
 CONFIG_KEY = "lifegate"
 CONFIG_PATTERNS = ["lifegate*", "lifegate*/**"]
+_SUFFIXES = (".yml", ".yaml", ".json")  # what Kedro's OmegaConfigLoader reads
 
 
 class _Strict(BaseModel):
@@ -122,15 +122,24 @@ def _check_settings(config: LifegateConfig) -> None:
         load_gate(gate_id, with_settings(config.policy, gate_id, overrides))
 
 
-def config_files(conf_source: Path, envs: list[str]) -> list[Path]:
-    """The ``lifegate*.yml``/``.yaml``/``.json`` files of the given environments, in order."""
+def config_files(conf_source: Path, envs: list[str], *, ignore_hidden: bool = True
+                 ) -> list[Path]:
+    """The files Kedro's loader reads for the ``lifegate*`` patterns, per environment in order:
+    ``lifegate*.yml``/``.yaml``/``.json`` and those anywhere under a ``lifegate*/`` folder
+    (hidden ones left out, as the loader leaves them out). They name the config in messages;
+    the content always comes from the loader."""
     found: list[Path] = []
     for env in dict.fromkeys(envs):
         folder = conf_source / env
-        for pattern in CONFIG_PATTERNS:
-            found += sorted(p for p in folder.glob(pattern) if p.is_file()
-                            and p.suffix in (".yml", ".yaml", ".json") and p not in found)
+        for top in sorted(folder.glob("lifegate*")):
+            inner = sorted(top.rglob("*")) if top.is_dir() else [top]
+            found += [p for p in inner if p.is_file() and p.suffix in _SUFFIXES
+                      and p not in found and not (ignore_hidden and _hidden(p, folder))]
     return found
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def _label(files: list[Path], project: Path) -> Path:
@@ -164,7 +173,7 @@ def _validate(data: dict[str, Any], files: list[Path], project: Path
     try:
         return _build(data, label, project, None)
     except ConfigError:
-        if len(files) != 1 or files[0].suffix == ".json":
+        if len(files) != 1 or files[0].suffix not in (".yml", ".yaml"):
             raise
     return _build(data, label, project, read_yaml(files[0])[1])
 
@@ -186,81 +195,48 @@ def _check_gate_ids(kedro: KedroSection, policy: Policy, label: Path) -> None:
                           fix=f"use gate ids of this lifegate: {', '.join(sorted(GATES))}")
 
 
-def read_plain(config_loader: Any, conf_source: Path, base: str, run_env: str
-               ) -> dict[str, Any] | None:
-    """The merged ``lifegate*`` config as Kedro's ``OmegaConfigLoader`` would return it, read
-    directly; None when only the loader itself can say (interpolations or resolvers, a
-    ``lifegate*`` folder, another loader or merge strategy, a key set on the loader, anything
-    it would reject), and then the caller asks the loader.
+def read_config(config_loader: Any, files: list[Path], *, local: bool, label: Path
+                ) -> dict[str, Any] | None:
+    """The merged ``lifegate*`` config exactly as the project's config loader returns it
+    (``config_loader["lifegate"]``, the way Kedro documents for a custom config pattern:
+    environments, interpolations, resolvers, folders, merge strategy); None when there is none.
 
-    This is the common case, a plain file or two, and it keeps a run's fixed cost low: the loader
-    spends a few milliseconds building and resolving OmegaConf nodes for them.
+    ``files`` are :func:`config_files`; ``local`` says the config folder is on this machine;
+    ``label`` names the config in errors.
+    When it is and no file is there, the loader is not asked: its patterns can match nothing.
+    Whatever the loader rejects is a :class:`ConfigError` that keeps its message (Kedro's
+    names the file and line of a YAML syntax error).
     """
-    if type(config_loader).__name__ != "OmegaConfigLoader" \
-            or getattr(config_loader, "_protocol", None) != "file" \
-            or config_loader.merge_strategy.get(CONFIG_KEY, "destructive") != "destructive" \
-            or CONFIG_KEY in getattr(config_loader, "data", {}):
-        return None
-    merged: dict[str, Any] = {}
-    for env in dict.fromkeys([base, run_env]):
-        if any(p.is_dir() for p in (conf_source / env).glob("lifegate*")):
-            return None
-        env_data: dict[str, Any] = {}
-        for path in config_files(conf_source, [env]):
-            loaded = _plain_file(path)
-            if loaded is None or env_data.keys() & {k for k in loaded if not k.startswith("_")}:
-                return None  # duplicates: the loader's own error names both files
-            env_data.update(loaded)
-        merged.update(env_data)
-    return {k: v for k, v in merged.items() if not k.startswith("_")}
+    from kedro.config import MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+    from yaml import YAMLError
 
-
-def _plain_file(path: Path) -> dict[str, Any] | None:
-    import yaml
-
-    text = path.read_text(encoding="utf-8")
-    if "${" in text:
+    patterns = getattr(config_loader, "config_patterns", None)
+    if isinstance(patterns, dict):
+        patterns.setdefault(CONFIG_KEY, list(CONFIG_PATTERNS))
+    if not files and local and CONFIG_KEY not in config_loader \
+            and isinstance(patterns, dict) and patterns[CONFIG_KEY] == CONFIG_PATTERNS:
         return None
     try:
-        data = yaml.load(text, Loader=_omegaconf_yaml())  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError:
-        return None
-    if not isinstance(data, dict) or not _plain(data):
-        return None
+        data: Any = config_loader[CONFIG_KEY]
+    except (MissingConfigException, KeyError) as exc:
+        if not files:
+            return None
+        raise _unreadable(exc, label) from exc
+    except (YAMLError, ValueError, OmegaConfBaseException) as exc:
+        raise _unreadable(exc, label) from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label} must be a mapping of keys", where=str(label),
+                          fix="write the lifegate config as a YAML mapping (system: ..., "
+                          "kedro: ...)")
     return data
 
 
-@functools.cache
-def _omegaconf_yaml() -> Any:
-    """A C-accelerated safe loader that reads scalars as OmegaConf's own loader does (its float
-    and no-timestamp resolvers), and rejects duplicate keys as it does."""
-    import yaml
-    from omegaconf._utils import get_yaml_loader
-
-    omegaconf = get_yaml_loader()
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc, valid-type]
-        yaml_implicit_resolvers = omegaconf.yaml_implicit_resolvers
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = [k.value for k, _ in node.value
-                    if k.tag == yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG]
-            if len(keys) != len(set(keys)):
-                raise yaml.constructor.ConstructorError(None, None, "duplicate key",
-                                                        node.start_mark)
-            return super().construct_mapping(node, deep=deep)
-
-    return Loader
-
-
-def _plain(value: Any) -> bool:
-    """Only the value types OmegaConf keeps as they are (so its result would be equal)."""
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_plain(v) for v in value)
-    return value is None or isinstance(value, (str, int, float, bool))
+def _unreadable(exc: Exception, label: Path) -> ConfigError:
+    return ConfigError(f"Kedro's config loader cannot read the lifegate config: "
+                       f"{type(exc).__name__}: {exc}", where=str(label),
+                       fix="correct what the loader names (YAML syntax, a key set twice, an "
+                       "interpolation), then run again")
 
 
 def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
@@ -271,16 +247,14 @@ def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
     base = getattr(config_loader, "base_env", None) or "base"
     run_env = getattr(config_loader, "env", None) or \
         getattr(config_loader, "default_run_env", None) or "local"
-    files = config_files(conf_source, [base, run_env])
-    if not files:
-        return None
-    data = read_plain(config_loader, conf_source, base, run_env)
+    files = config_files(conf_source, [base, run_env],
+                         ignore_hidden=getattr(config_loader, "ignore_hidden", True))
+    shown = files or [conf_source]
+    data = read_config(config_loader, files, local=conf_source.is_dir(),
+                       label=_label(shown, project))
     if data is None:
-        config_loader.config_patterns.setdefault(CONFIG_KEY, CONFIG_PATTERNS)
-        data = config_loader[CONFIG_KEY]
-    if not isinstance(data, dict):
-        raise ConfigError(f"{files[0]} must be a mapping of keys", where=str(files[0]))
-    policy, kedro = _validate(data, files, project)
-    config = LifegateConfig(policy=policy, kedro=kedro, files=tuple(files), env=run_env)
+        return None
+    policy, kedro = _validate(data, shown, project)
+    config = LifegateConfig(policy=policy, kedro=kedro, files=tuple(shown), env=run_env)
     _check_settings(config)
     return config
