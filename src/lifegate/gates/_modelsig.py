@@ -28,6 +28,8 @@ from lifegate.evidence.keys import verify_signature
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
+PAYLOAD_TYPE = "application/vnd.in-toto+json"
+STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 MAX_SIGNATURE_BYTES = 64 << 20
 HASH_TYPES = ("sha256", "blake3", "blake2b")
 
@@ -127,6 +129,8 @@ def read_bundle(path: Path) -> Bundle:
     try:
         doc = json.loads(raw)
         env = doc["dsseEnvelope"]
+        if env["payloadType"] != PAYLOAD_TYPE:
+            raise ValueError(f"DSSE payload type {env['payloadType']!r}")
         payload = base64.b64decode(env["payload"], validate=True)
         sig = base64.b64decode(env["signatures"][0]["sig"], validate=True)
         statement = json.loads(payload)
@@ -141,6 +145,8 @@ def read_bundle(path: Path) -> Bundle:
 
 
 def _check_statement(st: dict[str, Any]) -> None:
+    if st.get("_type") != STATEMENT_TYPE:
+        raise ValueError(f"statement type {st.get('_type')!r}")
     if st.get("predicateType") != PREDICATE_TYPE:
         raise ValueError(f"predicate type {st.get('predicateType')!r}")
     if len(st["subject"]) != 1:
