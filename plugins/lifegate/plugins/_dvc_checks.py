@@ -20,7 +20,7 @@ _MISSING = object()
 
 
 def _f(rule: str, message: str, location: str | None = None) -> Finding:
-    return Finding(rule=rule, message=message, location=location, provision="5.2.1-2")
+    return Finding(rule=rule, message=message, location=location)
 
 
 def output_files(root: Path, rel: str) -> list[str] | None:

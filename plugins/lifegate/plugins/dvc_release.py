@@ -67,7 +67,11 @@ class ReleaseCheckGate:
     id: ClassVar[str] = "LG-RELEASE"
     title: ClassVar[str] = "DVC release check"
     phase: ClassVar[Phase] = Phase.DEPLOYMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-1", "5.2.1-2", "5.2.4-1.2")
+    # 5.2.4-1.2: each model to release is signed and verifies with its release manifest (the
+    # published hashes). Not 5.2.1-1 (dvc.lock is not checked to be a full inventory) nor
+    # 5.2.1-2 (a workspace that matches its lock is neither authenticated nor protected); the
+    # lock and coverage checks name no provision, so they fail the run's claim.
+    provisions: ClassVar[tuple[str, ...]] = ("5.2.4-1.2",)
     Settings: ClassVar[type[ReleaseSettings]] = ReleaseSettings
 
     def __init__(self, settings: ReleaseSettings, policy: Policy) -> None:

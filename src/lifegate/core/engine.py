@@ -159,7 +159,10 @@ def run_gate(
     result = result.model_copy(update={
         "started_at": started,
         "finished_at": utcnow(),
-        "provisions": result.provisions or list(gate.provisions),
+        # A gate may name the provisions this run evidences (even none, e.g. a dry run);
+        # otherwise the run claims the gate's provisions.
+        "provisions": result.provisions if "provisions" in result.model_fields_set
+        else list(gate.provisions),
         "metrics": {**result.metrics, "duration_seconds": round(time.perf_counter() - t0, 6)},
     })
     ref = _record(gate, result, context, policy, used, recorder)

@@ -75,31 +75,33 @@ class SystemCard(BaseModel):
 
 @dataclass(frozen=True)
 class Section:
-    """A required section: its key (dotted for sub-keys), a readable title, its provision."""
+    """A required section: its key (dotted for sub-keys), a readable title, and the provision
+    it answers, or None for a section the notice needs that evidences no provision on its own
+    (a promise to announce updates or to support users is not the announcing or support)."""
 
     key: str
     title: str
-    provision: str
+    provision: str | None
 
 
 REQUIRED: tuple[Section, ...] = (
-    Section("name", "system name", "5.3.1-2"),
-    Section("purpose", "purpose", "5.3.1-2"),
-    Section("intended_users", "intended users", "5.3.1-2"),
+    Section("name", "system name", "5.3.1-2.1"),
+    Section("purpose", "purpose", "5.3.1-2.1"),
+    Section("intended_users", "intended users", "5.3.1-2.1"),
     Section("prohibited_uses", "prohibited uses", "5.1.4-5"),
     Section("user_data.collected", "which user data is collected", "5.3.1-1"),
     Section("user_data.used_for", "what user data is used for", "5.3.1-1"),
     Section("user_data.stored_where", "where user data is stored", "5.3.1-1"),
     Section("user_data.retention", "how long user data is kept", "5.3.1-1"),
     Section("user_data.access", "who can access user data", "5.3.1-1"),
-    Section("human_review", "human review and oversight", "5.1.4-1"),
+    Section("human_review", "human review and oversight", "5.3.1-1"),
     Section("limitations", "limitations", "5.3.1-2.1"),
     Section("failure_modes", "failure modes", "5.3.1-2.1"),
-    Section("security_conditions_of_use", "security-relevant conditions of use", "5.3.1-2"),
-    Section("update_announcements", "how updates are announced", "5.3.1-2.2"),
-    Section("incident_reporting", "incident reporting", "5.3.1-3"),
-    Section("support_contact", "support contact", "5.3.1-3"),
-    Section("vulnerability_disclosure", "vulnerability disclosure policy", "5.2.2-4"),
+    Section("security_conditions_of_use", "security-relevant conditions of use", "5.3.1-2.1"),
+    Section("update_announcements", "how updates are announced", None),
+    Section("incident_reporting", "incident reporting", None),
+    Section("support_contact", "support contact", None),
+    Section("vulnerability_disclosure", "vulnerability disclosure policy", None),
 )
 
 

@@ -70,7 +70,7 @@ def check_places(base: Path, places: list[tuple[str, Path]]) -> list[Finding]:
 
 def _f(rule: str, message: str, where: str) -> Finding:
     return Finding(rule=rule, message=message, location=where, severity=Severity.CRITICAL,
-                   provision="5.5.1-1")
+                   provision="5.5.1-2")  # the checks before a disposal (LG-RETIRE)
 
 
 def check_asset(asset_id: str, path: Path, planned: dict[str, str], roots: list[Path],

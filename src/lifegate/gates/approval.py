@@ -61,9 +61,10 @@ class ApproveSettings(GateSettings):
     approvals_dir: str = ".lifegate/approvals"
 
 
-# Every check here is about the effective oversight of this release (5.1.4-3); without it
-# no oversight capability is shown either (5.1.4-1).
-CHECKED: dict[str, tuple[str, ...]] = {"5.1.4-3": (), "5.1.4-1": ("5.1.4-3",)}
+# Every check here is about the effective oversight of this release (5.1.4-3): signed,
+# unexpired approvals by the required roles for these exact digests block it until given.
+# Not 5.1.4-1: approving a release is not an oversight capability built into the system.
+CHECKED: dict[str, tuple[str, ...]] = {"5.1.4-3": ()}
 
 
 def _f(rule: str, message: str, location: str | None = None) -> Finding:
@@ -74,7 +75,7 @@ class ApprovalGate:
     id: ClassVar[str] = "LG-APPROVE"
     title: ClassVar[str] = "Human approval of the exact release"
     phase: ClassVar[Phase] = Phase.DEPLOYMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.1.4-1", "5.1.4-3")
+    provisions: ClassVar[tuple[str, ...]] = ("5.1.4-3",)
     Settings: ClassVar[type[ApproveSettings]] = ApproveSettings
 
     def __init__(self, settings: ApproveSettings, policy: Policy) -> None:

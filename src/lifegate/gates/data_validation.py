@@ -35,17 +35,17 @@ __all__ = ["DataSettings", "DataValidationGate"]
 log = logging.getLogger(__name__)
 
 # 5.2.1-4.1: check and clean data; the expectations and the poisoning checks are both that.
+# 5.2.4-2.1: the source and retrieval time of public data, claimed only for a dataset
+# declared public (the only case the gate checks provenance).
 # The gate claims no more: protecting the data from unauthorised access (5.2.1-4) is not
-# something validation shows, and security testing of the model before release (5.2.5-1) is
-# a test of the model, not of its data.
+# something validation shows, security testing of the model before release (5.2.5-1) is
+# a test of the model, not of its data, and the full provenance record of 5.2.4-2 (how the
+# data was obtained and how the model uses it) is not required by the provenance check.
 P_VALIDATE: Final = "5.2.1-4.1"
 P_POISON: Final = P_VALIDATE
-P_PROVENANCE: Final = "5.2.4-2"
 P_PROVENANCE_FIELDS: Final = "5.2.4-2.1"
-# The provisions whose own checks this gate can vouch for, and what else fails each (a
-# provenance record that is missing lacks its fields too, and vice versa).
-CHECKED: Final[dict[str, tuple[str, ...]]] = {
-    P_VALIDATE: (), P_PROVENANCE: (P_PROVENANCE_FIELDS,), P_PROVENANCE_FIELDS: (P_PROVENANCE,)}
+# The provisions whose own checks this gate can vouch for, and what else fails each.
+CHECKED: Final[dict[str, tuple[str, ...]]] = {P_VALIDATE: (), P_PROVENANCE_FIELDS: ()}
 
 
 class ExpectationSpec(BaseModel):
@@ -87,7 +87,7 @@ class DataValidationGate:
     id: ClassVar[str] = "LG-DATA"
     title: ClassVar[str] = "Data validation and poisoning checks"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = (P_VALIDATE, P_PROVENANCE, P_PROVENANCE_FIELDS)
+    provisions: ClassVar[tuple[str, ...]] = (P_VALIDATE, P_PROVENANCE_FIELDS)
     Settings: ClassVar[type[DataSettings]] = DataSettings
 
     def __init__(self, settings: DataSettings, policy: Policy) -> None:
@@ -139,8 +139,10 @@ class DataValidationGate:
         findings += self._provenance()
         summary = self._summary(data, outcomes, checks)
         evidence = self._write(context, validation, summary)
+        claimed = [P_VALIDATE, *([P_PROVENANCE_FIELDS] if self.settings.public else [])]
         return GateResult.from_findings(
-            self.id, findings, subjects=subjects, evidence=evidence, checked=CHECKED,
+            self.id, findings, subjects=subjects, evidence=evidence, provisions=claimed,
+            checked={p: CHECKED[p] for p in claimed},
             metrics=_metrics(data, outcomes, checks),
             details={"summary": summary}, tool_versions=_versions())
 
@@ -185,7 +187,7 @@ class DataValidationGate:
         if not missing:
             return []
         return [Finding(rule="DATA-PROVENANCE", location=self.where,
-                        provision=P_PROVENANCE if p is None else P_PROVENANCE_FIELDS,
+                        provision=P_PROVENANCE_FIELDS,
                         message="the dataset is declared public, and its provenance record "
                         f"lacks {', '.join(missing)}: set gates.LG-DATA.settings.provenance")]
 

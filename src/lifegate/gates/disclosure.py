@@ -1,10 +1,11 @@
 """LG-DISCLOSE: the end-user disclosure and operator guidance, from the system card people
 write and the facts in the ledger, bound to the exact release it describes.
 
-The gate fails, naming every missing or empty required section with its provision, and then
-writes nothing. Otherwise it writes ``disclosure.html`` (one self-contained accessible page),
-``disclosure.md`` and ``disclosure.json``, and adds the page and the JSON to the model's signed
-release manifest, so the notice cannot be mistaken for one about another model version.
+The gate fails, naming every missing or empty required section with its provision (if it
+answers one), and then writes nothing. Otherwise it writes ``disclosure.html`` (one
+self-contained accessible page), ``disclosure.md`` and ``disclosure.json``, and adds the page
+and the JSON to the model's signed release manifest, so the notice cannot be mistaken for one
+about another model version.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from lifegate.core.policy import Policy
 from lifegate.evidence.keys import Signer
 from lifegate.evidence.ledger import latest_result, open_ledger, trusted_keys
 from lifegate.evidence.release import ReleaseManifest, add_entry, manifest_path, read_manifest
-from lifegate.gates._disclosure_card import REQUIRED, SystemCard, load_card, missing_sections
+from lifegate.gates._disclosure_card import SystemCard, load_card, missing_sections
 from lifegate.gates._disclosure_changes import SUMMARY_KEY, change_notice
 from lifegate.gates._disclosure_facts import collect_facts, summary
 from lifegate.gates._disclosure_render import OUTPUTS, Disclosure, render
@@ -60,21 +61,26 @@ class DiscloseSettings(GateSettings):
     evaluation_gate: str | None = "LG-EVAL"
 
 
+# What the published notice evidences: where user data goes and who sees it (5.3.1-1), correct
+# use with limits and failure modes (5.3.1-2.1), prohibited uses (5.1.4-5). Not 5.3.1-2 (no
+# guide to operating, integrating or configuring the system), 5.1.4-1 (a section on human
+# review is not an oversight capability), nor what a card can only promise: 5.3.1-2.2 and
+# 5.2.3-4 (updates announced), 5.3.1-3 (incident support agreed), 5.2.2-4 (a disclosure
+# policy operated); nor 5.2.3-2.2 and 5.2.5-3, which no section checks.
+PROVISIONS: tuple[str, ...] = ("5.3.1-1", "5.3.1-2.1", "5.1.4-5")
+
+
 def _checked() -> dict[str, tuple[str, ...]]:
-    """The provisions a required section answers (the guidance of 5.3.1-2 includes its
-    parts); the gate's other provisions have no check of their own here."""
-    out: dict[str, tuple[str, ...]] = {s.provision: () for s in REQUIRED}
-    out["5.3.1-2"] = tuple(p for p in out if p.startswith("5.3.1-2."))
-    return out
+    """A failed run writes no notice, so it tells End-users nothing: any blocking finding
+    fails every provision, whichever section it names."""
+    return {p: tuple(q for q in PROVISIONS if q != p) for p in PROVISIONS}
 
 
 class DisclosureGate:
     id: ClassVar[str] = "LG-DISCLOSE"
     title: ClassVar[str] = "End-user disclosure and operator guidance"
     phase: ClassVar[Phase] = Phase.DEPLOYMENT
-    provisions: ClassVar[tuple[str, ...]] = (
-        "5.3.1-1", "5.3.1-2", "5.3.1-2.1", "5.3.1-2.2", "5.3.1-3", "5.1.4-1", "5.1.4-5",
-        "5.2.2-4", "5.2.3-2.2", "5.2.3-4", "5.2.5-3")
+    provisions: ClassVar[tuple[str, ...]] = PROVISIONS
     Settings: ClassVar[type[DiscloseSettings]] = DiscloseSettings
 
     def __init__(self, settings: DiscloseSettings, policy: Policy) -> None:
@@ -94,7 +100,8 @@ class DisclosureGate:
         findings = [Finding(rule="DISCLOSE-MISSING", provision=s.provision,
                             location=f"{card_path}: {s.key}",
                             message=f"required section '{s.key}' ({s.title}) is missing or "
-                            f"empty; it answers provision {s.provision}")
+                            + (f"empty; it answers provision {s.provision}" if s.provision
+                               else "empty; the notice needs it"))
                     for s in missing_sections(card)]
         findings += [Finding(rule="DISCLOSE-UNKNOWN-KEY", severity=Severity.LOW, blocking=False,
                              location=f"{card_path}: {k}", message=f"'{k}' is not a "

@@ -21,12 +21,13 @@ from lifegate.core.policy import Policy
 log = logging.getLogger(__name__)
 
 ASSET_KINDS = ("models", "datasets", "configs", "prompts")
-P_INVENTORY = "5.2.1-1"  # a full inventory of the assets
-P_TRACK = "5.2.1-2"      # assets tracked and versioned: needs the full inventory
-P_PROMPTS = "5.2.4-3"    # edits of prompts and behaviour-shaping settings logged
+# 5.2.4-3: every run records the digest of each config and prompt file, and what changed
+# since the previous run, in the signed ledger: a log of the edits that reached a run. Claimed
+# only when the policy names configs or prompts. Not 5.2.1-1 (the inventory has no
+# interdependencies of the assets) nor 5.2.1-2 (digests neither authenticate nor protect).
+P_PROMPTS = "5.2.4-3"
 # What fails each provision's own checks (see lifegate.core.model.provision_checks).
-CHECKED: dict[str, tuple[str, ...]] = {P_INVENTORY: (P_PROMPTS,),
-                                       P_TRACK: (P_INVENTORY, P_PROMPTS), P_PROMPTS: ()}
+CHECKED: dict[str, tuple[str, ...]] = {P_PROMPTS: ()}
 
 
 class InventorySettings(GateSettings):
@@ -41,7 +42,7 @@ class InventoryGate:
     id: ClassVar[str] = "LG-INV"
     title: ClassVar[str] = "Asset inventory"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = (P_INVENTORY, P_TRACK, P_PROMPTS)
+    provisions: ClassVar[tuple[str, ...]] = (P_PROMPTS,)
     Settings: ClassVar[type[InventorySettings]] = InventorySettings
 
     def __init__(self, settings: InventorySettings, policy: Policy) -> None:
@@ -75,7 +76,7 @@ class InventoryGate:
             if not entries and not self.settings.allow_empty:
                 findings.append(Finding(rule="INV-EMPTY-ASSET", location=declared,
                                         provision=P_PROMPTS if kind in ("configs", "prompts")
-                                        else P_INVENTORY,
+                                        else None,
                                         message=f"{kind[:-1]} {declared} contains no files"))
             name = subject_name(root, base)
             manifest[name], kinds[name] = entries, kind[:-1]
@@ -84,8 +85,10 @@ class InventoryGate:
         log.info("LG-INV: %d files, %d bytes hashed", len(digests), total)
         changes = self._changes(manifest)
         findings.extend(changes)
+        claimed = [P_PROMPTS] if self.settings.configs or self.settings.prompts else []
         return GateResult.from_findings(
-            self.id, findings, subjects=subjects, checked=CHECKED,
+            self.id, findings, subjects=subjects, provisions=claimed,
+            checked={p: CHECKED[p] for p in claimed},
             metrics={"files": float(sum(len(v) for v in manifest.values())),
                      "bytes": float(total), "changed": float(len(changes))},
             details={"manifest": manifest, "kinds": kinds},

@@ -34,6 +34,10 @@ from lifegate.gates._retire_plan import Asset, Plan, digest_files, load_plan
 log = logging.getLogger(__name__)
 
 PLAN_SUBJECT = "retirement-plan"
+# Evidenced only by an executed run, whose certificate shows the disposal: 5.5.1-2 (a model
+# or system decommissioned with the custodians' approval, its data erased), and 5.5.1-1 when
+# the plan hands assets over (transfer). A dry run changes nothing and claims neither.
+P_TRANSFER, P_DECOMMISSION = "5.5.1-1", "5.5.1-2"
 
 
 class RetireSettings(GateSettings):
@@ -90,14 +94,14 @@ def step_reached(point: str) -> None:
 
 def _f(rule: str, message: str, where: str | None = None) -> Finding:
     return Finding(rule=rule, message=message, location=where, severity=Severity.CRITICAL,
-                   provision="5.5.1-2")
+                   provision=P_DECOMMISSION)
 
 
 class RetireGate:
     id: ClassVar[str] = "LG-RETIRE"
     title: ClassVar[str] = "Secure retirement with a disposal certificate"
     phase: ClassVar[Phase] = Phase.END_OF_LIFE
-    provisions: ClassVar[tuple[str, ...]] = ("5.5.1-1", "5.5.1-2")
+    provisions: ClassVar[tuple[str, ...]] = (P_TRANSFER, P_DECOMMISSION)
     Settings: ClassVar[type[RetireSettings]] = RetireSettings
 
     def __init__(self, settings: RetireSettings, policy: Policy) -> None:
@@ -124,7 +128,7 @@ class RetireGate:
         if findings or not self.settings.execute:
             details["dry_run"] = not self.settings.execute
             return GateResult.from_findings(self.id, findings, subjects=subjects,
-                                            details=details)
+                                            details=details, provisions=[])
         run = Execution(self, plan, journal, approvals)
         cert = run.run()
         details.update(certificate=str(cert.json_path), verified=cert.verified,
@@ -132,8 +136,10 @@ class RetireGate:
         findings = [] if cert.verified else [_f(
             "RETIRE-REMAINS", f"{len(cert.remaining)} file(s) with a disposed digest remain: "
             + ", ".join(r["path"] for r in cert.remaining[:5]))]
+        transfers = any(a.action == "transfer" for a in plan.assets)
         return GateResult.from_findings(
             self.id, findings, subjects=subjects + cert.subjects, evidence=cert.evidence,
+            provisions=[P_TRANSFER, P_DECOMMISSION] if transfers else [P_DECOMMISSION],
             metrics={"assets": float(len(plan.assets)), "files_disposed": float(cert.disposed)},
             details=details)
 
@@ -191,7 +197,7 @@ class RetireGate:
                     "decided_at": a.record.decided_at.isoformat()}
                    for a in quorum.counted if a.record]
         findings = [f.model_copy(update={"rule": f.rule.replace("APPROVE", "RETIRE-APPROVAL"),
-                                         "provision": "5.5.1-2"}) for f in quorum.findings]
+                                         "provision": P_DECOMMISSION}) for f in quorum.findings]
         if request is None:
             findings.append(_f("RETIRE-APPROVAL-NO-REQUEST", "no approval was requested for "
                                "this plan; run `lifegate retire request PLAN`"))

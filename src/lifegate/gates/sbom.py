@@ -83,22 +83,24 @@ class _Hashed:
     datasets: list[DataPart]
 
 
+# What the BOM evidences: the supply chain's components checked against the policy (5.2.3-1);
+# with a model and the environment, an inventory of model, data and software with their
+# dependencies (5.2.1-1); with public datasets, their source and retrieval time (5.2.4-2.1).
+# Not 5.2.4-1 / 5.2.4-1.1 (the model card is not the design documentation and maintenance
+# plan, nor checked for its security details), 5.2.4-1.2 (LG-SIGN publishes the hashes a
+# recipient checks) or 5.2.4-2 (how public data was obtained is not required).
+P_SUPPLY, P_INVENTORY, P_PROVENANCE_FIELDS = "5.2.3-1", "5.2.1-1", "5.2.4-2.1"
 # What fails each provision's own checks: a distribution left out of the BOM leaves the
-# inventory (5.2.1-1) incomplete, and so the supply chain unchecked; the documentation
-# (5.2.4-1) includes its security details (5.2.4-1.1, which a missing card lacks too) and
-# published hashes (5.2.4-1.2); provenance (5.2.4-2) includes its log (5.2.4-2.1).
+# supply chain unchecked, and so the inventory incomplete.
 CHECKED: dict[str, tuple[str, ...]] = {
-    "5.2.3-1": ("5.2.1-1",), "5.2.1-1": (), "5.2.4-1": ("5.2.4-1.1", "5.2.4-1.2"),
-    "5.2.4-1.1": ("5.2.4-1",), "5.2.4-1.2": (), "5.2.4-2": ("5.2.4-2.1",),
-    "5.2.4-2.1": ("5.2.4-2",)}
+    P_SUPPLY: (), P_INVENTORY: (P_SUPPLY,), P_PROVENANCE_FIELDS: ()}
 
 
 class SbomGate:
     id: ClassVar[str] = "LG-SBOM"
     title: ClassVar[str] = "ML-BOM of environment, model, data and formulation"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.3-1", "5.2.1-1", "5.2.4-1", "5.2.4-1.1",
-                                             "5.2.4-1.2", "5.2.4-2", "5.2.4-2.1")
+    provisions: ClassVar[tuple[str, ...]] = (P_SUPPLY, P_INVENTORY, P_PROVENANCE_FIELDS)
     Settings: ClassVar[type[SbomSettings]] = SbomSettings
 
     def __init__(self, settings: SbomSettings, policy: Policy) -> None:
@@ -135,8 +137,10 @@ class SbomGate:
         evidence = [Evidence(kind="sbom", uri=str(out), media_type=MEDIA_TYPE, sha256=digest)]
         if model_path is not None and s.release_manifest:
             evidence += self._bind_release(model_path, out)
+        claimed = _claimed(hashed, s.environment)
         return GateResult.from_findings(
-            self.id, findings, evidence=evidence, checked=CHECKED,
+            self.id, findings, evidence=evidence, provisions=claimed,
+            checked={p: CHECKED[p] for p in claimed},
             subjects=_subjects(out, digest, hashed, model_path, self.policy),
             metrics={"components": float(len(doc.get("components", []))),
                      "distributions": float(len(env.dists)),
@@ -209,7 +213,7 @@ class SbomGate:
         path = self.policy.resolve(self.settings.system_card)
         if not path.exists():
             return CardSections(), [Finding(
-                rule="SBOM-CARD-MISSING", provision="5.2.4-1", location=str(path),
+                rule="SBOM-CARD-MISSING", location=str(path),
                 message=f"system card {path} not found: the model card has no intended users, "
                 "use cases, limitations or ethical considerations")]
         return read_system_card(path), []
@@ -249,18 +253,18 @@ class SbomGate:
         for part in parts:
             spec = part.spec
             if part.sha256 is None:
-                out.append(Finding(rule="SBOM-DATA-NO-HASH", provision="5.2.4-1.2",
+                out.append(Finding(rule="SBOM-DATA-NO-HASH",
                                    location=spec.name, message=f"dataset {spec.name} has no "
                                    "path to hash and no sha256"))
             missing = [k for k in ("source", "retrieved_at") if getattr(spec, k) is None]
             if spec.public and missing:
-                out.append(Finding(rule="SBOM-DATA-PROVENANCE", provision="5.2.4-2",
+                out.append(Finding(rule="SBOM-DATA-PROVENANCE", provision=P_PROVENANCE_FIELDS,
                                    location=spec.name, message=f"public dataset {spec.name} "
                                    f"has no {' and no '.join(missing)}: record where it came "
                                    "from and when it was retrieved"))
             elif not spec.public and not (spec.source or spec.custodian):
-                out.append(Finding(rule="SBOM-DATA-PROVENANCE", provision="5.2.4-1.1",
-                                   severity=Severity.MEDIUM, blocking=False, location=spec.name,
+                out.append(Finding(rule="SBOM-DATA-PROVENANCE", severity=Severity.MEDIUM,
+                                   blocking=False, location=spec.name,
                                    message=f"dataset {spec.name} names no source and no "
                                    "custodian"))
             if not spec.classification:
@@ -299,6 +303,12 @@ class SbomGate:
                          media_type="application/vnd.in-toto+json")]
 
 
+def _claimed(hashed: _Hashed, environment: bool) -> list[str]:
+    """The provisions this run evidences (see CHECKED)."""
+    return [P_SUPPLY, *([P_INVENTORY] if hashed.model is not None and environment else []),
+            *([P_PROVENANCE_FIELDS] if any(p.spec.public for p in hashed.datasets) else [])]
+
+
 def _files(root: Path) -> list[Path]:
     files = regular_files(root)  # refuses links and special files
     if not files:
@@ -312,14 +322,14 @@ def _digest(files: list[tuple[str, str]], root: Path) -> str:
 
 
 def _env_findings(env: EnvScan) -> list[Finding]:
-    out = [Finding(rule="SBOM-DIST-BROKEN", provision="5.2.1-1", location=loc,
+    out = [Finding(rule="SBOM-DIST-BROKEN", provision=P_SUPPLY, location=loc,
                    message=f"installed distribution with broken metadata ({why}): it is left "
                    "out of the BOM, which is therefore incomplete") for loc, why in env.broken]
     out += [Finding(rule="SBOM-DIST-SHADOWED", severity=Severity.INFO, blocking=False,
                     location=loc, message=f"shadowed by {winner}, which is the one imported")
             for loc, winner in env.shadowed]
     out += [Finding(rule="SBOM-DIST-NO-HASH", severity=Severity.MEDIUM, blocking=False,
-                    provision="5.2.3-1", location=d.purl,
+                    provision=P_SUPPLY, location=d.purl,
                     message=f"{d.name} {d.version} has no RECORD with sha256 entries")
             for d in env.dists if d.sha256 is None]
     out += [Finding(rule="SBOM-DEP-MISSING", severity=Severity.LOW, blocking=False,
@@ -338,7 +348,7 @@ def _digest_findings(hashed: _Hashed, steps: list[StepSpec]) -> list[Finding]:
                 for p in hashed.datasets if p.spec.path and p.spec.sha256]
     declared += [(a.name, a.sha256, f"step {s.name}") for s in steps
                  for a in [*s.inputs, *s.outputs] if a.sha256]
-    return [Finding(rule="SBOM-DIGEST-MISMATCH", provision="5.2.4-2", location=name,
+    return [Finding(rule="SBOM-DIGEST-MISMATCH", location=name,
                     message=f"{name} hashes to {actual[name][:12]}…, but {where} says "
                     f"{digest[:12]}…")
             for name, digest, where in declared

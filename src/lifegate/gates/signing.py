@@ -82,7 +82,10 @@ class SignGate:
     id: ClassVar[str] = "LG-SIGN"
     title: ClassVar[str] = "Signed model release"
     phase: ClassVar[Phase] = Phase.DEVELOPMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-2", "5.2.3-1", "5.2.4-1.2")
+    # 5.2.3-1: a signed release; 5.2.4-1.2: the signature carries every file's hash, for the
+    # recipients to check. Not 5.2.1-2: signing authenticates the model, it neither tracks
+    # the assets' versions nor protects them.
+    provisions: ClassVar[tuple[str, ...]] = ("5.2.3-1", "5.2.4-1.2")
     Settings: ClassVar[type[SignSettings]] = SignSettings
 
     def __init__(self, settings: SignSettings, policy: Policy) -> None:

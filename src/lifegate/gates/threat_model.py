@@ -18,11 +18,16 @@ from lifegate.core.policy import Policy
 DEFAULT_THREATS = ["data-poisoning", "model-inversion", "model-extraction",
                    "membership-inference", "evasion", "supply-chain"]
 PROMPT_THREATS = ["prompt-injection"]
-P_MODEL = "5.1.3-1"       # a regularly reviewed threat model covering the AI attack classes
-P_REVISIT = "5.1.3-1.1"   # revisited whenever something that could add risk changed
-P_MITIGATE = "5.1.3-1.3"  # a mitigation (with an owner) chosen for each identified risk
+# The attack classes 5.1.3-1 names: a policy that requires fewer is not evidence for it.
+NAMED_BY_5_1_3_1 = frozenset({"data-poisoning", "model-inversion", "membership-inference"})
+P_MODEL = "5.1.3-1"       # a regularly reviewed threat model covering the AI attack classes,
+#                           each threat with a mitigation and an owner (risk management)
+P_REVISIT = "5.1.3-1.1"   # revisited after the assets (configs included) changed; claimed only
+#                           when LG-INV has recorded configs or prompts to compare
+# Not 5.1.3-1.3 (implement mitigations): a mitigation written down is not one implemented, and
+# threats still open or in progress pass.
 # What each provision's own checks are: a failed run is evidence only for the ones that pass.
-CHECKED: dict[str, tuple[str, ...]] = {P_MODEL: (), P_REVISIT: (), P_MITIGATE: ()}
+CHECKED: dict[str, tuple[str, ...]] = {P_MODEL: (), P_REVISIT: ()}
 ALIASES = {"adversarial-input": "evasion", "adversarial-examples": "evasion",
            "poisoning": "data-poisoning", "extraction": "model-extraction",
            "model-stealing": "model-extraction", "inversion": "model-inversion"}
@@ -68,7 +73,7 @@ class ThreatModelGate:
     id: ClassVar[str] = "LG-THREAT"
     title: ClassVar[str] = "Threat model coverage and freshness"
     phase: ClassVar[Phase] = Phase.DESIGN
-    provisions: ClassVar[tuple[str, ...]] = (P_MODEL, P_REVISIT, P_MITIGATE)
+    provisions: ClassVar[tuple[str, ...]] = (P_MODEL, P_REVISIT)
     Settings: ClassVar[type[ThreatSettings]] = ThreatSettings
 
     def __init__(self, settings: ThreatSettings, policy: Policy) -> None:
@@ -84,8 +89,13 @@ class ThreatModelGate:
         path = self.policy.resolve(self.settings.path)
         model = load_model(ThreatModel, path)
         findings = self._coverage(model, path) + self._freshness(model, path)
+        settings_seen, revisit = self._revisit(model, path) \
+            if self.settings.rereview_on_asset_change else (False, [])
+        claimed = [P_MODEL] if NAMED_BY_5_1_3_1 <= set(self.required()) else []
+        claimed += [P_REVISIT] if settings_seen else []
         return GateResult.from_findings(
-            self.id, findings, checked=CHECKED,
+            self.id, findings + revisit, provisions=claimed,
+            checked={p: CHECKED[p] for p in claimed},
             subjects=[Subject(name=subject_name(path, self.policy.base_dir),
                               sha256=subject_digest(path))],
             metrics={"threats": float(len(model.threats)),
@@ -107,13 +117,13 @@ class ThreatModelGate:
         for t in model.threats:
             missing = [k for k in ("mitigation", "owner") if not getattr(t, k).strip()]
             if missing and t.status != "accepted":
-                findings.append(Finding(rule="THREAT-INCOMPLETE", provision=P_MITIGATE,
+                findings.append(Finding(rule="THREAT-INCOMPLETE", provision=P_MODEL,
                                         location=f"{path}: threat {t.id}",
                                         message=f"threat {t.id} ({t.threat_class}) has no "
                                         + " and no ".join(missing)))
             if t.status == "open":
                 findings.append(Finding(rule="THREAT-OPEN", severity=Severity.MEDIUM,
-                                        blocking=False, provision=P_MITIGATE,
+                                        blocking=False, provision=P_MODEL,
                                         location=f"{path}: threat {t.id}",
                                         message=f"threat {t.id} is still open"))
         return findings
@@ -133,25 +143,31 @@ class ThreatModelGate:
             findings.append(Finding(rule="THREAT-FUTURE-REVIEW", provision=P_MODEL,
                                     location=str(path),
                                     message=f"review date {model.reviewed} is in the future"))
-        changed_at = self._assets_changed_at() if self.settings.rereview_on_asset_change else None
-        review_end = _review_end(model.reviewed)
-        if changed_at is not None and changed_at > review_end:
-            findings.append(Finding(rule="THREAT-REREVIEW", provision=P_REVISIT,
-                                    location=str(path),
-                                    message=f"assets changed on {changed_at:%Y-%m-%d %H:%M} UTC,"
-                                    f" after the last review on {model.reviewed}: review the "
-                                    "threat model again and update 'reviewed'"))
         return findings
 
-    def _assets_changed_at(self) -> datetime | None:
-        """When the inventory last recorded a change of asset digests: of a file's bytes, or
+    def _revisit(self, model: ThreatModel, path: Path) -> tuple[bool, list[Finding]]:
+        """Whether the inventory shows changes of settings (configs or prompts), so that the
+        check evidences 5.1.3-1.1, and the findings of the re-review check (after any change
+        of the assets; without settings to compare it is part of the regular review)."""
+        settings_seen, changed_at = self._assets_changed_at()
+        if changed_at is None or changed_at <= _review_end(model.reviewed):
+            return settings_seen, []
+        return settings_seen, [Finding(
+            rule="THREAT-REREVIEW", location=str(path),
+            provision=P_REVISIT if settings_seen else P_MODEL,
+            message=f"assets changed on {changed_at:%Y-%m-%d %H:%M} UTC, after the last review "
+            f"on {model.reviewed}: review the threat model again and update 'reviewed'")]
+
+    def _assets_changed_at(self) -> tuple[bool, datetime | None]:
+        """Whether an inventory (LG-INV) of this system's configs or prompts was recorded,
+        and when the inventory last recorded a change of asset digests: of a file's bytes, or
         of the files listed (compared file by file, so that the naming of the subjects may
         change between lifegate versions without counting as a change of the assets)."""
         from lifegate.evidence.ledger import open_ledger
         from lifegate.evidence.statement import PredicateType
 
         last: dict[str, str] | None = None
-        changed_at = None
+        changed_at, settings_seen = None, False
         for e in open_ledger(self.policy).entries(PredicateType.GATE_RUN):
             result = e.predicate.get("result", {})
             if result.get("gate_id") != "LG-INV" or \
@@ -159,7 +175,9 @@ class ThreatModelGate:
                 continue
             manifest = result.get("details", {}).get("manifest", {})
             files = {f: d for per in manifest.values() for f, d in per.items()}
+            kinds = result.get("details", {}).get("kinds", {}).values()
+            settings_seen = settings_seen or bool({"config", "prompt"} & set(kinds))
             if last is not None and files != last:
                 changed_at = e.recorded_at
             last = files
-        return changed_at
+        return settings_seen, changed_at

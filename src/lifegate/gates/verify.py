@@ -70,7 +70,10 @@ class VerifyGate:
     id: ClassVar[str] = "LG-VERIFY"
     title: ClassVar[str] = "Verify before deploy or load"
     phase: ClassVar[Phase] = Phase.DEPLOYMENT
-    provisions: ClassVar[tuple[str, ...]] = ("5.2.1-2", "5.2.3-1", "5.4.1-1", "5.5.1-2")
+    # 5.2.3-1: the signature is verified before deploy or load. Not 5.2.1-2 (verifying one
+    # model neither tracks nor protects the assets), 5.4.1-1 (it issues no security update)
+    # or 5.5.1-2 (refusing a revoked model erases nothing).
+    provisions: ClassVar[tuple[str, ...]] = ("5.2.3-1",)
     Settings: ClassVar[type[VerifySettings]] = VerifySettings
 
     def __init__(self, settings: VerifySettings, policy: Policy) -> None:

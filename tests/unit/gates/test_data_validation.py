@@ -137,8 +137,9 @@ def test_shifted_labels(tmp_path: Path, data: tuple[pd.DataFrame, pd.DataFrame])
     cur.to_csv(tmp_path / "train.csv", index=False)
     r = run(policy(tmp_path))
     assert blocking(r) == {"DATA-LABEL-SHIFT"}
-    assert r.result.provision_checks == {"5.2.1-4.1": "fail", "5.2.4-2": "pass",
-                                         "5.2.4-2.1": "pass"}
+    assert r.result.provision_checks == {"5.2.1-4.1": "fail"}
+    # data not declared public: the provenance check did not run, so 5.2.4-2.1 is not claimed
+    assert r.result.provisions == ["5.2.1-4.1"]
     assert r.result.metrics["label_shift"] == pytest.approx(60 / len(cur), abs=0.01)
 
 
@@ -215,8 +216,8 @@ def test_public_data_needs_provenance(tmp_path: Path,
     r = run(policy(tmp_path, public=True, provenance={"source": "https://example.org/bc"}))
     [f] = r.result.blocking_findings()
     assert f.rule == "DATA-PROVENANCE" and "retrieved_at, custodian" in f.message
-    assert r.result.provision_checks == {"5.2.1-4.1": "pass", "5.2.4-2": "fail",
-                                         "5.2.4-2.1": "fail"}
+    assert r.result.provision_checks == {"5.2.1-4.1": "pass", "5.2.4-2.1": "fail"}
+    assert r.result.provisions == ["5.2.1-4.1", "5.2.4-2.1"]
     full = {"source": "https://example.org/bc", "retrieved_at": "2026-01-05T10:00:00Z",
             "custodian": "dana"}
     r = run(policy(tmp_path, public=True, provenance=full))
@@ -356,7 +357,8 @@ def test_boolean_only_keeps_data_values_out_of_evidence(
 
 def test_claims_no_provision_its_checks_do_not_show() -> None:
     """Validating data neither protects it from access (5.2.1-4) nor security-tests the
-    model (5.2.5-1): a report must not show those as met by LG-DATA."""
+    model (5.2.5-1), and its provenance check does not ask how the data was obtained or is
+    used (5.2.4-2): a report must not show those as met by LG-DATA."""
     from lifegate.gates.data_validation import DataValidationGate
 
-    assert set(DataValidationGate.provisions) == {"5.2.1-4.1", "5.2.4-2", "5.2.4-2.1"}
+    assert set(DataValidationGate.provisions) == {"5.2.1-4.1", "5.2.4-2.1"}

@@ -82,8 +82,27 @@ def test_empty_directory_fails(project: Path, make_policy: Make) -> None:
     (project / "empty").mkdir()
     with pytest.raises(GateFailed, match="contains no files") as exc:
         run_gate_by_id("LG-INV", make_policy(**{"LG-INV": {"models": ["empty"]}}))
-    assert exc.value.result.provision_checks == {"5.2.1-1": "fail", "5.2.1-2": "fail",
-                                                 "5.2.4-3": "pass"}
+    # no config or prompt named: the run claims nothing (the inventory lists no dependencies
+    # of the assets, so it claims neither 5.2.1-1 nor 5.2.1-2)
+    assert exc.value.result.provisions == [] and exc.value.result.provision_checks == {}
+
+
+def test_claims_the_change_log_only_for_configs_and_prompts(project: Path,
+                                                             make_policy: Make) -> None:
+    run = run_gate_by_id("LG-INV", make_policy(**{"LG-INV": {"models": ["models/clf"]}}))
+    assert run.result.verdict is Verdict.PASS and run.result.provisions == []
+    policy = make_policy(**{"LG-INV": {"models": ["models/clf"],
+                                       "configs": ["models/clf/config.json"]}})
+    run = run_gate_by_id("LG-INV", policy)
+    assert run.result.provisions == ["5.2.4-3"]
+    assert run.result.provision_checks == {"5.2.4-3": "pass"}
+    (project / "empty").mkdir()
+    policy = make_policy(**{"LG-INV": {"models": ["empty"],
+                                       "configs": ["models/clf/config.json"]}})
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-INV", policy)
+    # a finding that names no provision fails every provision of the run, as the report does
+    assert exc.value.result.provision_checks == {"5.2.4-3": "fail"}
 
 
 def test_unknown_setting_is_config_error(make_policy: Make) -> None:

@@ -75,8 +75,38 @@ def test_rereview_required_after_inventory_change(project: Path, make_policy: Ma
     with pytest.raises(GateFailed) as exc:
         run_gate_by_id("LG-THREAT", policy)
     assert rules(exc) == {"THREAT-REREVIEW"}
+    # only data changed: part of the regular review (5.1.3-1); no settings were compared, so
+    # the run does not claim 5.1.3-1.1 (revisit after a change of settings)
+    assert {f.provision for f in exc.value.result.findings} == {"5.1.3-1"}
+    assert exc.value.result.provisions == ["5.1.3-1"]
     threat_model(project)  # reviewed again today
     assert run_gate_by_id("LG-THREAT", policy).result.verdict is Verdict.PASS
+
+
+def test_rereview_after_a_settings_change_is_5_1_3_1_1(project: Path, make_policy: Make) -> None:
+    threat_model(project, reviewed=date.today() - timedelta(days=3))
+    policy = make_policy(**{"LG-THREAT": {}, "LG-INV": {"configs": ["models/clf/config.json"]}})
+    assert run_gate_by_id("LG-THREAT", policy).result.provisions == ["5.1.3-1"]  # no LG-INV
+    run_gate_by_id("LG-INV", policy)
+    run = run_gate_by_id("LG-THREAT", policy)
+    assert run.result.provisions == ["5.1.3-1", "5.1.3-1.1"]
+    (project / "models" / "clf" / "config.json").write_text('{"layers": 9}')
+    run_gate_by_id("LG-INV", policy)
+    with pytest.raises(GateFailed) as exc:
+        run_gate_by_id("LG-THREAT", policy)
+    assert {f.provision for f in exc.value.result.blocking_findings()} == {"5.1.3-1.1"}
+    assert exc.value.result.provision_checks == {"5.1.3-1": "pass", "5.1.3-1.1": "fail"}
+    off = make_policy(**{"LG-THREAT": {"rereview_on_asset_change": False},
+                         "LG-INV": {"configs": ["models/clf/config.json"]}})
+    assert run_gate_by_id("LG-THREAT", off).result.provisions == ["5.1.3-1"]
+
+
+def test_fewer_classes_than_5_1_3_1_names_claim_nothing(project: Path,
+                                                        make_policy: Make) -> None:
+    threat_model(project, classes=["evasion"])
+    run = run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {
+        "required_threats": ["evasion"]}}))
+    assert run.result.verdict is Verdict.PASS and run.result.provisions == []
 
 
 def test_malformed_threat_model_names_line(project: Path, make_policy: Make) -> None:
@@ -120,8 +150,10 @@ def test_waiver_is_applied_and_recorded(project: Path, make_policy: Make) -> Non
 
 def test_threat_without_mitigation_fails_its_provision_in_the_report(
         project: Path, make_policy: Make) -> None:
-    """The issue's case: a threat without mitigation fails 5.1.3-1.3 (choose and implement
-    mitigations), never leaves it met; the checks that found nothing are recorded as such."""
+    """The issue's case: a threat without mitigation fails the threat model's risk management
+    (5.1.3-1), never leaves it met; the re-review check that found nothing is recorded as such.
+    5.1.3-1.3 (implement mitigations) is not claimed: a mitigation written down is not one
+    implemented, so no LG-THREAT run makes it met."""
     from lifegate.evidence.ledger import open_ledger
     from lifegate.reports.conformity import Status, evaluate
 
@@ -129,18 +161,19 @@ def test_threat_without_mitigation_fails_its_provision_in_the_report(
     data = yaml.safe_load(path.read_text())
     data["threats"][1]["mitigation"] = ""
     path.write_text(yaml.safe_dump(data))
-    policy = make_policy(**{"LG-THREAT": {}})
+    policy = make_policy(**{"LG-THREAT": {}, "LG-INV": {"configs": ["models/clf/config.json"]}})
+    run_gate_by_id("LG-INV", policy)
     with pytest.raises(GateFailed) as exc:
         run_gate_by_id("LG-THREAT", policy)
     result = exc.value.result
-    assert result.provision_checks == {"5.1.3-1": "pass", "5.1.3-1.1": "pass",
-                                       "5.1.3-1.3": "fail"}
+    assert result.provision_checks == {"5.1.3-1": "fail", "5.1.3-1.1": "pass"}
     report = evaluate(open_ledger(policy).entries(), policy)
     rows = {p.id: p for p in report.provisions}
-    assert rows["5.1.3-1.3"].status is Status.FAILED
-    assert "THREAT-INCOMPLETE" in {f.rule for f in rows["5.1.3-1.3"].findings}
-    assert rows["5.1.3-1"].status is Status.MET
-    assert all("passed" not in rows[p].reason for p in ("5.1.3-1", "5.1.3-1.1", "5.1.3-1.3"))
+    assert rows["5.1.3-1"].status is Status.FAILED
+    assert "THREAT-INCOMPLETE" in {f.rule for f in rows["5.1.3-1"].findings}
+    assert rows["5.1.3-1.1"].status is Status.MET
+    assert rows["5.1.3-1.3"].status is Status.MISSING
+    assert all("passed" not in rows[p].reason for p in ("5.1.3-1", "5.1.3-1.1"))
 
 
 def test_review_age_and_rereview_map_to_their_provisions(project: Path,
@@ -148,5 +181,4 @@ def test_review_age_and_rereview_map_to_their_provisions(project: Path,
     threat_model(project, reviewed=date.today() - timedelta(days=200))
     with pytest.raises(GateFailed) as exc:
         run_gate_by_id("LG-THREAT", make_policy(**{"LG-THREAT": {"max_age_days": 180}}))
-    assert exc.value.result.provision_checks == {"5.1.3-1": "fail", "5.1.3-1.1": "pass",
-                                                 "5.1.3-1.3": "pass"}
+    assert exc.value.result.provision_checks == {"5.1.3-1": "fail"}
