@@ -19,7 +19,8 @@ from lifegate.core.errors import ConfigError
 from lifegate.core.policy import Policy
 
 __all__ = ["CONFIG_KEY", "CONFIG_PATTERNS", "DatasetRule", "KedroSection", "LifegateConfig",
-           "ModelRule", "config_files", "load_config", "read_config", "with_settings"]
+           "ModelRule", "config_files", "load_config", "read_config", "use_patterns",
+           "with_settings"]
 
 CONFIG_KEY = "lifegate"
 CONFIG_PATTERNS = ["lifegate*", "lifegate*/**"]
@@ -195,15 +196,15 @@ def _check_gate_ids(kedro: KedroSection, policy: Policy, label: Path) -> None:
                           fix=f"use gate ids of this lifegate: {', '.join(sorted(GATES))}")
 
 
-def read_config(config_loader: Any, files: list[Path], *, local: bool, label: Path
+def read_config(config_loader: Any, files: list[Path], *, complete: bool, label: Path
                 ) -> dict[str, Any] | None:
     """The merged ``lifegate*`` config exactly as the project's config loader returns it
     (``config_loader["lifegate"]``, the way Kedro documents for a custom config pattern:
     environments, interpolations, resolvers, folders, merge strategy); None when there is none.
 
-    ``files`` are :func:`config_files`; ``local`` says the config folder is on this machine;
-    ``label`` names the config in errors.
-    When it is and no file is there, the loader is not asked: its patterns can match nothing.
+    ``files`` are :func:`config_files`; ``label`` names the config in errors; ``complete``
+    says ``files`` are all the loader can read (a folder on this machine, lifegate's
+    patterns): then, with none, the loader is not asked unless a value was set on it.
     Whatever the loader rejects is a :class:`ConfigError` that keeps its message (Kedro's
     names the file and line of a YAML syntax error).
     """
@@ -211,11 +212,8 @@ def read_config(config_loader: Any, files: list[Path], *, local: bool, label: Pa
     from omegaconf.errors import OmegaConfBaseException
     from yaml import YAMLError
 
-    patterns = getattr(config_loader, "config_patterns", None)
-    if isinstance(patterns, dict):
-        patterns.setdefault(CONFIG_KEY, list(CONFIG_PATTERNS))
-    if not files and local and CONFIG_KEY not in config_loader \
-            and isinstance(patterns, dict) and patterns[CONFIG_KEY] == CONFIG_PATTERNS:
+    use_patterns(config_loader)
+    if complete and not files and CONFIG_KEY not in config_loader:
         return None
     try:
         data: Any = config_loader[CONFIG_KEY]
@@ -230,6 +228,15 @@ def read_config(config_loader: Any, files: list[Path], *, local: bool, label: Pa
                           fix="write the lifegate config as a YAML mapping (system: ..., "
                           "kedro: ...)")
     return data
+
+
+def use_patterns(config_loader: Any) -> bool:
+    """Give the loader lifegate's patterns unless the project set its own; True when the
+    loader reads lifegate's (so :func:`config_files` lists what it reads)."""
+    patterns = getattr(config_loader, "config_patterns", None)
+    if not isinstance(patterns, dict):
+        return False
+    return bool(patterns.setdefault(CONFIG_KEY, list(CONFIG_PATTERNS)) == CONFIG_PATTERNS)
 
 
 def _unreadable(exc: Exception, label: Path) -> ConfigError:
@@ -247,10 +254,11 @@ def load_config(config_loader: Any, project: Path) -> LifegateConfig | None:
     base = getattr(config_loader, "base_env", None) or "base"
     run_env = getattr(config_loader, "env", None) or \
         getattr(config_loader, "default_run_env", None) or "local"
-    files = config_files(conf_source, [base, run_env],
-                         ignore_hidden=getattr(config_loader, "ignore_hidden", True))
+    ours = use_patterns(config_loader)
+    files = config_files(conf_source, [base, run_env], ignore_hidden=getattr(
+        config_loader, "ignore_hidden", True)) if ours else []
     shown = files or [conf_source]
-    data = read_config(config_loader, files, local=conf_source.is_dir(),
+    data = read_config(config_loader, files, complete=ours and conf_source.is_dir(),
                        label=_label(shown, project))
     if data is None:
         return None

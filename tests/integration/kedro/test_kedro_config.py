@@ -62,7 +62,7 @@ def _lifegate_reads(conf: Path, **kwargs: Any) -> tuple[dict[str, Any], set[Path
     from lifegate.plugins._kedro_config import read_config
 
     files = config_files(conf, ["base", "local"])
-    data = read_config(_loader(conf, **kwargs), files, local=True, label=conf)
+    data = read_config(_loader(conf, **kwargs), files, complete=True, label=conf)
     assert data is not None
     return data, set(files)
 
@@ -105,6 +105,15 @@ def test_config_in_a_conf_archive_governs_the_run(tmp_path: Path) -> None:
     assert config is not None
     assert config.files == (archive,)
     assert config.policy.system.name == "iris"
+
+
+def test_patterns_the_project_sets_for_lifegate_are_kedro_s_to_apply(tmp_path: Path) -> None:
+    conf = _conf(tmp_path, {"base/governance.yml": VALID, "base/lifegate.yml": "x: [1\n"})
+    loader = _loader(conf, config_patterns={CONFIG_KEY: ["governance*"]})
+    config = load_config(loader, tmp_path)
+    assert config is not None
+    assert config.policy.system.name == "iris"
+    assert config.files == (conf,)
 
 
 def test_a_value_set_on_the_loader_wins_as_in_kedro(tmp_path: Path) -> None:
