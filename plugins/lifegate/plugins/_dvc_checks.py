@@ -17,6 +17,7 @@ from lifegate.plugins._dvc_project import Project, Stage, Tracked
 __all__ = ["expand", "lock_findings", "output_files"]
 
 _MISSING = object()
+_DVC_SPECIAL = {".git", ".hg", ".dvc", ".dvcignore"}
 
 
 def _f(rule: str, message: str, location: str | None = None) -> Finding:
@@ -62,7 +63,26 @@ def _current_md5(t: Tracked, files: list[str], digests: Digests) -> str | None:
     if not t.isdir:
         return md5s[0] if files == [t.path] else None
     prefix = t.path.rstrip("/") + "/"
-    return dir_md5(zip((rel.removeprefix(prefix) for rel in files), md5s, strict=True))
+    listed = dict(zip(files, md5s, strict=True))
+    kept = _dvc_listed(digests.root, t.path, files)
+    return dir_md5((rel.removeprefix(prefix), listed[rel]) for rel in kept)
+
+
+def _dvc_listed(root: Path, folder: str, files: list[str]) -> list[str]:
+    """The files of a folder that DVC's ``.dir`` hash lists: without those DVC ignores (its
+    defaults ``.git``, ``.hg``, ``.dvc``, and ``.dvcignore`` patterns), as DVC decides it.
+    Without any of these (the usual case) nothing is filtered and DVC is not imported."""
+    parts = Path(folder).parts
+    ignores = any((root.joinpath(*parts[:i]) / ".dvcignore").exists()
+                  for i in range(len(parts) + 1))
+    if not ignores and not any(set(Path(rel).parts) & _DVC_SPECIAL for rel in files):
+        return files
+    from dvc.fs import LocalFileSystem
+    from dvc.ignore import DvcIgnoreFilter
+
+    fs = LocalFileSystem()
+    ignore = DvcIgnoreFilter(fs, os.fspath(root))
+    return [rel for rel in files if not ignore.is_ignored_file(os.fspath(root / rel))]
 
 
 def _tracked_findings(t: Tracked, files: dict[str, list[str]], digests: Digests,
