@@ -309,3 +309,21 @@ def test_single_file_model(tmp_path: Path, keys: KeyPair, ledger_key: Path) -> N
     assert lifegate_passes(case, tmp_path) == library_passes(case, "sha256") is True
     model.write_bytes(model.read_bytes()[:-1] + b"\x00")
     assert lifegate_passes(case, tmp_path) == library_passes(case, "sha256") is False
+
+
+def test_known_difference_bundle_without_key_hint(tmp_path: Path, keys: KeyPair,
+                                                  ledger_key: Path) -> None:
+    """The one difference kept, on purpose: a bundle whose key hint is empty (the format of
+    model_signing before 1.0). The library warns and verifies it with the key it is given;
+    LG-VERIFY picks the trusted key by its hint and so refuses it (fails closed). Accepting
+    it would mean trying every trusted key: a decision, not a bug fix."""
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(2000))
+    sig = tmp_path / "model.bin.sig"
+    sign_with_library(model, sig, keys, "sha256")
+    doc = json.loads(sig.read_text())
+    doc["verificationMaterial"]["publicKey"]["hint"] = ""
+    sig.write_text(json.dumps(doc))
+    case = Case(model, sig, keys.public, keys, ledger_key)
+    assert library_passes(case, "sha256") is True
+    assert lifegate_passes(case, tmp_path) is False

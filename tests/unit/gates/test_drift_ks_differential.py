@@ -207,3 +207,18 @@ def test_no_values_on_one_side_gives_no_statistic(ref: list[float], cur: list[fl
         except ValueError:
             return
     assert math.isnan(float(r.statistic))
+
+
+def test_integer_columns_are_compared_as_float64() -> None:
+    """Numeric columns are read as float64 (``_sorted_values``): integers are exact below
+    2**53, where the statistic is scipy's on the integers; above, neighbours that float64
+    cannot tell apart tie, and the statistic is scipy's on the float64 values (not on the
+    integers: a known limit, e.g. for nanosecond timestamps stored as int64)."""
+    rng = np.random.default_rng(5)
+    small_r, small_c = rng.integers(-1000, 1000, 500), rng.integers(-900, 1100, 400)
+    got = numeric_drift("x", pd.Series(small_r), pd.Series(small_c), bins=10)
+    assert got.ks == scipy_ks(small_r, small_c)[0]
+    big_r, big_c = np.full(3, 2**53, dtype=np.int64), np.full(3, 2**53 + 1, dtype=np.int64)
+    got = numeric_drift("x", pd.Series(big_r), pd.Series(big_c), bins=4)
+    assert got.ks == scipy_ks(big_r.astype(np.float64), big_c.astype(np.float64))[0] == 0.0
+    assert scipy_ks(big_r, big_c)[0] == 1.0
