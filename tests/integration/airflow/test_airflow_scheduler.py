@@ -1,8 +1,9 @@
 """The listener inside a real LocalExecutor scheduler (with a dag-processor and the execution
 API), the ``lifegate`` connection stored in Airflow's metastore.
 
-A governed DAG runs two gates: one records its (error) verdict, the other hangs and its task
-process is killed with SIGKILL, so it leaves neither a record nor a task-failed event. The
+A governed DAG runs two gates: one records its (error) verdict, the other's task process hangs
+before the gate runs and is killed with SIGKILL, so it leaves neither a record nor a
+task-failed event. The
 scheduler must survive the DAG run's end, and the audit trail must name the killed gate.
 """
 
@@ -29,15 +30,20 @@ from lifegate.reports.conformity import evaluate
 T = TypeVar("T")
 
 DAG_FILE = '''
+import time
 import pendulum
 from airflow.sdk import DAG
-from lifegate.operators import LifegateGateOperator, ThreatModelGateOperator
+from lifegate.operators import ThreatModelGateOperator
+
+
+def _hang(context):  # the gate task's process stops here until the test kills it
+    time.sleep(3600)
+
 
 with DAG("scheduler_audit", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
          tags=["ai-pipeline"]):
     ThreatModelGateOperator(task_id="threat_model")
-    LifegateGateOperator(task_id="hanging_gate", gate_id="LG-DATA",
-                         artifacts={{"dataset": "{fifo}"}})
+    ThreatModelGateOperator(task_id="hanging_gate", on_execute_callback=_hang)
 '''
 
 
@@ -79,11 +85,9 @@ def airflow(tmp_path: Path) -> Iterator[dict[str, Any]]:
     project = tmp_path / "project"
     env = demo_support.prepare_project(project)
     _store_connection(env)
-    fifo = tmp_path / "data.fifo"
-    os.mkfifo(fifo)  # reading it blocks: the gate hangs until its process is killed
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "scheduler_audit.py").write_text(DAG_FILE.format(fifo=fifo))
+    (dags / "scheduler_audit.py").write_text(DAG_FILE)
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("AIRFLOW_CONN_LIFEGATE") and k != "LIFEGATE_POLICY"} | env
