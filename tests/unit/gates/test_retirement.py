@@ -56,6 +56,8 @@ def test_dry_run_by_default_touches_nothing(project: Project) -> None:
     run = project.retire(plan, execute=False)
     assert run.result.details["dry_run"] is True
     assert {a["action"] for a in run.result.details["actions"]} == {"dispose"}
+    # a dry run disposes of nothing: it claims no provision (it made 5.5.1-1 and 5.5.1-2 met)
+    assert run.result.provisions == []
 
 
 def test_execute_disposes_revokes_and_certifies(project: Project, tmp_path: Path) -> None:
@@ -66,6 +68,7 @@ def test_execute_disposes_revokes_and_certifies(project: Project, tmp_path: Path
     project.approve(plan)
     run = project.retire(plan)
     assert run.result.verdict is Verdict.PASS, run.result.findings
+    assert run.result.provisions == ["5.5.1-2"]  # nothing handed over: not 5.5.1-1
     for gone in ("models/clf", "models/clf.sig", "data/train.csv", "conf",
                  "data/backup/train-copy.csv"):
         assert not os.path.lexists(project.root / gone), gone
@@ -101,6 +104,7 @@ def test_transfer_verifies_destination_then_disposes_source(project: Project,
     project.approve(path)
     run = project.retire(path)
     assert run.result.verdict is Verdict.PASS, run.result.findings
+    assert run.result.provisions == ["5.5.1-1", "5.5.1-2"]
     assert sha256_file(dest) == want and not (project.root / "data" / "train.csv").exists()
     assert (project.root / "conf" / "params.yaml").exists()
     transfers = list(open_ledger(project.policy).entries())

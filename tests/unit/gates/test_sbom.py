@@ -72,6 +72,10 @@ def assert_valid(doc: dict[str, Any], spec: str) -> None:
 def test_full_ml_bom_matches_golden_and_validates(project: Path, make) -> None:  # type: ignore[no-untyped-def]
     r = run(make()).result
     assert r.verdict is Verdict.PASS, r.findings
+    # model, data, software and their dependencies: an inventory (5.2.1-1); a public dataset
+    # with its source and retrieval time (5.2.4-2.1)
+    assert r.provisions == ["5.2.3-1", "5.2.1-1", "5.2.4-2.1"]
+    assert r.provision_checks == dict.fromkeys(r.provisions, "pass")
     doc = bom(project)
     assert_valid(doc, "1.6")
     assert_golden("ml-bom.cdx.json", doc)
@@ -118,6 +122,7 @@ def test_out_path_and_environment_only(project: Path) -> None:
     result = run(policy, sbom=str(project / "out" / "env.cdx.json")).result
     assert result.verdict is Verdict.PASS
     assert [f.rule for f in result.findings] == ["SBOM-NO-MODEL"]
+    assert result.provisions == ["5.2.3-1"]  # no model: the BOM is no inventory of the assets
     doc = json.loads((project / "out" / "env.cdx.json").read_text())
     assert {c["type"] for c in doc["components"]} == {"library"}
 
@@ -244,6 +249,10 @@ def test_public_data_without_provenance_and_data_without_hash(project: Path, mak
     assert [(f.rule, f.location) for f in r.blocking_findings()] == [
         ("SBOM-DATA-PROVENANCE", "scraped"), ("SBOM-DATA-NO-HASH", "remote")]
     assert "retrieved_at" in r.findings[0].message
+    assert r.provisions == ["5.2.3-1", "5.2.1-1", "5.2.4-2.1"]
+    assert r.findings[0].provision == "5.2.4-2.1"
+    # a dataset without a digest names no provision: it fails all the run's claims
+    assert r.provision_checks == dict.fromkeys(r.provisions, "fail")
 
 
 def test_licence_and_origin_policy(project: Path, make) -> None:  # type: ignore[no-untyped-def]
@@ -294,3 +303,11 @@ def test_declared_digests_must_match_the_bytes(project: Path, make) -> None:  # 
     assert [f.rule for f in r.blocking_findings()] == ["SBOM-DIGEST-MISMATCH"]
     steps[0]["inputs"] = [{"name": "train", "sha256": real}]
     assert run(make(formulation=steps)).result.verdict is Verdict.PASS
+
+
+def test_claims_provenance_only_for_public_data(project: Path, make) -> None:  # type: ignore[no-untyped-def]
+    r = run(make(datasets=[{**DATASET, "public": False}])).result
+    assert r.verdict is Verdict.PASS, r.findings
+    assert r.provisions == ["5.2.3-1", "5.2.1-1"]  # the provenance check did not run
+    r = run(make(environment=False)).result
+    assert r.provisions == ["5.2.3-1", "5.2.4-2.1"]  # no software listed: no full inventory
