@@ -240,3 +240,25 @@ def test_events_lost_from_the_spool_show_in_the_report(project: Path, metastore_
     audit = _audit_provision(project)
     assert audit.status.value == "failed"
     assert "1 platform event(s) lost" in audit.reason
+
+
+def test_the_hooks_never_raise(project: Path, metastore_conn: None, listener: AuditListener,
+                               tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Even when the spool cannot be written, a hook logs and returns."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dr = _run("audit_noraise", _threat_gate)
+    with create_session() as s:
+        ti = s.scalars(select(TaskInstance).where(TaskInstance.run_id == dr.run_id,
+                                                  TaskInstance.task_id == "after")).one()
+        ti.task = dr.dag.get_task("after")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    broken = AuditListener(spool_dir=blocked)
+    broken.on_task_instance_success(previous_state=None, task_instance=ti)
+    broken.on_task_instance_failed(previous_state=None, task_instance=ti, error="x")
+    broken.on_dag_run_failed(dag_run=dr, msg="x")
+    broken.before_stopping(component=None)
+    assert "could not queue task-success" in caplog.text
