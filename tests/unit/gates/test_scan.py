@@ -27,7 +27,6 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -417,25 +416,8 @@ def test_real_scikit_learn_model_saved_with_joblib_passes(policy: Policy, models
 
 def test_pytorch_style_zip_passes(policy: Policy, models: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    class FloatStorage:
-        pass
-
-    def _rebuild_tensor_v2(*args: object) -> None:
-        raise AssertionError("never called")
-
-    class Tensor:
-        def __reduce__(self) -> tuple[Any, ...]:
-            return _rebuild_tensor_v2, (FloatStorage(), 0, (2,), (1,), False,
-                                        collections.OrderedDict())
-
-    samples.fake_modules(monkeypatch, {"torch.FloatStorage": FloatStorage,
-                               "torch._utils._rebuild_tensor_v2": _rebuild_tensor_v2})  # type: ignore[dict-item]
-    buf = io.BytesIO()
-    pickler = pickle.Pickler(buf, protocol=2)
-    pickler.persistent_id = lambda o: (  # type: ignore[method-assign]
-        ("storage", FloatStorage, "0", "cpu", 2) if isinstance(o, FloatStorage) else None)
-    pickler.dump(collections.OrderedDict(weight=Tensor()))
-    path = samples.torch_zip(models / "model.pt", buf.getvalue(), prefix="model")
+    state = samples.torch_state_pickle(monkeypatch)
+    path = samples.torch_zip(models / "model.pt", state, prefix="model")
     result = scan(policy, path)
     assert result.verdict is Verdict.PASS, result.findings
     assert "torch._utils._rebuild_tensor_v2" in result.details["files"]["m/model.pt"]["globals"]
