@@ -118,18 +118,6 @@ def test_provider_info_matches_airflows_schema() -> None:
     assert info["package-name"] == "lifegate"
 
 
-def test_entry_points_load_through_importlib(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    dist = tmp_path / "lifegate_airflow_check-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: lifegate-airflow-check\n"
-                                   "Version: 0.1\n")
-    (dist / "entry_points.txt").write_text("".join(f"[{g}]\n{line}\n\n"
-                                                   for g, line in ENTRY_POINTS.items()))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    _check_entry_points(importlib.metadata.distribution("lifegate-airflow-check"))
-
-
 def test_installed_distribution_declares_the_entry_points() -> None:
     """Passes once pyproject.toml declares the three entry points and lifegate is reinstalled."""
     _check_entry_points(importlib.metadata.distribution("lifegate"))
