@@ -387,7 +387,7 @@ def personal_signer(policy: Policy, name: str, role: str, signer: Signer) -> Sig
     return signer
 
 
-_ATTESTED = ("system", "provision", "by", "role", "statement", "expires")
+_ATTESTED = ("system", "provision", "by", "role", "statement", "expires", "attested_at")
 
 
 def attestation_problem(entry: Entry, policy: Policy) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lifegate.core.hashing import sha256_bytes
@@ -82,6 +83,8 @@ def attestation_statement(*, system: str, version: str, provision: str, by: str,
              "statement": text, "expires": expires}
     if signer is None:
         return statement(subjects, PredicateType.ATTESTATION, claim)
+    # signed by the person with the rest: a copy re-recorded later cannot look fresh
+    claim["attested_at"] = datetime.now(UTC).isoformat()
     signed = sign_personal(statement(subjects, PredicateType.ATTESTATION, claim), signer)
     return statement(subjects, PredicateType.ATTESTATION, {**claim, "signedAttestation": signed})
 

@@ -113,6 +113,16 @@ def _ref(e: Entry, note: str = "") -> EvidenceRef:
                        verdict=result.get("verdict"), by=p.get("by"), note=note)
 
 
+def _attested_at(att: Entry) -> datetime:
+    """When the person signed (older records: when it was recorded). attestation_problem has
+    already checked that the record's value is the one the person signed."""
+    signed = att.predicate.get("attested_at")
+    try:
+        return datetime.fromisoformat(signed) if isinstance(signed, str) else att.recorded_at
+    except ValueError:
+        return att.recorded_at
+
+
 class _Evaluator:
     def __init__(self, index: _Index, policy: Policy, release: str | None,
                  now: datetime) -> None:
@@ -203,6 +213,7 @@ class _Evaluator:
             f"{', '.join(platforms)}, latest record #{latest.seq}", [latest]
 
     def _from_people(self, pid: str) -> tuple[Status, str, list[Entry]]:
+        """Not-applicable, or a personally signed attestation (fresh by its signed time)."""
         att, na = self.index.attestations.get(pid), self.index.not_applicable.get(pid)
         if na and (att is None or na.seq > att.seq):
             return Status.NOT_APPLICABLE, na.predicate["reason"], [na]
@@ -213,7 +224,7 @@ class _Evaluator:
                     f"count: {problem}", [att]
             if p.get("expires") and date.fromisoformat(p["expires"]) < self.now.date():
                 return Status.STALE, f"attestation by {p['by']} expired on {p['expires']}", [att]
-            if self.now - att.recorded_at > self.max_age and not p.get("expires"):
+            if self.now - _attested_at(att) > self.max_age and not p.get("expires"):
                 return Status.STALE, f"attestation #{att.seq} is older than " \
                     f"{self.max_age.days} days", [att]
             return Status.ATTESTED, f"attested by {p['by']} ({p['role']})", [att]

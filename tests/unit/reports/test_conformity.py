@@ -286,3 +286,28 @@ def test_an_attestation_whose_record_differs_from_what_was_signed_does_not_count
     report = evaluate(ledger.entries(), policy())
     assert status(report, "5.1.1-2") is Status.MISSING
     assert "what the person signed is not what the record says" in reason(report, "5.1.1-2")
+
+
+def test_a_replayed_attestation_keeps_the_age_its_person_signed(ledger: Ledger) -> None:
+    """Whoever can append (the system key) cannot refresh an old attestation by recording
+    it again: its age is the attested_at its person signed, and changing that breaks it."""
+    from lifegate.evidence.approvals import sign_personal
+    from lifegate.evidence.statement import statement, system_subject
+
+    old = (datetime.now(UTC) - timedelta(days=200)).isoformat()
+    claim = {"system": "sys", "provision": "5.1.1-1", "by": "a", "role": "developer",
+             "statement": "t", "expires": None, "attested_at": old}
+    subjects = [system_subject("sys", "1")]
+    signed = sign_personal(statement(subjects, PredicateType.ATTESTATION, claim),
+                           Signer.from_file(PEOPLE["a"].private))
+    ledger.append(statement(subjects, PredicateType.ATTESTATION,
+                            {**claim, "signedAttestation": signed}),
+                  PredicateType.ATTESTATION)  # recorded today, signed 200 days ago
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.1.1-1") is Status.STALE
+    fresh = {**claim, "attested_at": datetime.now(UTC).isoformat(), "signedAttestation": signed}
+    ledger.append(statement(subjects, PredicateType.ATTESTATION, fresh),
+                  PredicateType.ATTESTATION)
+    report = evaluate(ledger.entries(), policy())
+    assert status(report, "5.1.1-1") is Status.MISSING
+    assert "what the person signed is not what the record says" in reason(report, "5.1.1-1")
