@@ -51,7 +51,7 @@ def report() -> None:
     with LifegateHook().policy() as policy:
         led = open_ledger(policy)
         checked = led.verify()
-        result = evaluate(led.entries(), policy, ledger=led.location)
+        result = evaluate(led.entries(stop=checked.head_seq), policy, ledger=led.location)
         paths = write_reports(result, parse_formats("html,json,md"), OUT / "report")
     print(f"\nledger verified: {checked.records} records, {checked.signed} signed")
     print("conformity:", ", ".join(f"{k} {v}" for k, v in result.counts.items()))

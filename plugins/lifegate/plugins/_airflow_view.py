@@ -108,8 +108,9 @@ def _report_html(system: str) -> str:
             if policy is None:
                 raise HTTPException(404, f"no lifegate system named {system!r}")
             led = read_ledger(policy)
-            led.verify()  # never report from a ledger that does not verify
-            return render_html(evaluate(led.entries(), policy, ledger=led.location))
+            checked = led.verify()  # never report from a ledger that does not verify
+            return render_html(evaluate(led.entries(stop=checked.head_seq), policy,
+                                        ledger=led.location))
     except LifegateError as exc:
         raise _http_error(exc) from None
 
